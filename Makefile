@@ -1,0 +1,47 @@
+# The front door: every command a user or CI needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/starry.yaml
+ARGS ?=
+LOGDIR ?= runs
+PORT ?= 6006
+
+.PHONY: install run test test-fast lint format tensorboard clean
+
+# The stamp makes `make install` a no-op until setup.cfg changes.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 14) else \
+		"nst needs Python 3.10 to 3.13 (TensorFlow 2.21); found " + sys.version.split()[0] + \
+		": run make install PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+	@echo "installed: try  make run CONFIG=configs/starry.yaml"
+
+run: install
+	$(BIN)/nst run $(CONFIG) $(if $(strip $(ARGS)),--set $(ARGS))
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check nst tests scripts
+	$(BIN)/ruff format --check nst tests scripts
+
+format: install
+	$(BIN)/ruff check --fix nst tests scripts
+	$(BIN)/ruff format nst tests scripts
+
+tensorboard: install
+	@echo "TensorBoard for $(LOGDIR) at http://localhost:$(PORT)/"
+	$(BIN)/tensorboard --logdir $(LOGDIR) --port $(PORT)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

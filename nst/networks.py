@@ -1,0 +1,16 @@
+"""The VGG architectures as plain data, so configs can be validated without importing TensorFlow."""
+
+NETWORKS = ("vgg16", "vgg19")
+
+# Conv layers per block; every block has the filter count below and ends in a 2x2 pool.
+_CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+BLOCK_FILTERS = (64, 128, 256, 512, 512)
+
+
+def layer_names(network: str) -> list[str]:
+    """Keras layer names of the feature part, in order (each conv includes its ReLU)."""
+    names = []
+    for block, convs in enumerate(_CONVS_PER_BLOCK[network], start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
+        names.append(f"block{block}_pool")
+    return names

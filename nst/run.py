@@ -1,0 +1,222 @@
+"""One run end to end: inputs, run directory, TensorBoard, snapshots, metrics, the final image.
+
+Layout of a run directory (`<output.root>/<name>/<timestamp>/`):
+
+    config.yaml       the resolved config, every key, written before the first step
+    metrics.jsonl     one JSON object per log point, then one with "final": true
+    snapshots/        step_000100.png ... every log.snapshot_every steps
+    final.png         the result
+    events.out.tfevents.*   TensorBoard scalars, images and the config as text
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from nst import images, stylize
+from nst.config import Config, dump_config
+from nst.errors import UserError
+from nst.model import build_feature_model
+from nst.optimize import Progress
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    final_image: Path
+    steps_done: int
+    evaluations: int
+    stop_reason: str
+    final_loss: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    content: np.ndarray
+    styles: list[np.ndarray]
+    init_image: np.ndarray | None
+
+
+def load_inputs(config: Config) -> Inputs:
+    """Every image the run needs, read and sized before any model or directory is made."""
+    size = config.image.size
+    content = images.load_image(config.content, max_size=size, role="content image")
+    styles = [
+        images.load_image(style.path, max_size=size, role="style image") for style in config.style
+    ]
+    init_image = None
+    if config.init not in ("content", "noise", "style"):
+        init_image = images.load_image(config.init, role="init image")
+    return Inputs(content, styles, init_image)
+
+
+def create_run_dir(root: str | Path, name: str) -> Path:
+    """A new directory `<root>/<name>/<timestamp>`; a clash in the same second adds -2, -3..."""
+    parent = Path(root) / name
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"output.root: can't create '{parent}' ({error.strerror}): choose a writable directory"
+        ) from None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        run_dir = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            run_dir.mkdir()  # Fails if it exists, so two runs never share a directory.
+            return run_dir
+        except FileExistsError:
+            continue
+    raise UserError(f"output.root: too many runs named '{parent / stamp}*': remove some")
+
+
+def execute(config: Config, name: str, show_progress: bool = True) -> RunOutcome:
+    """Run the config: everything is checked and loaded first, then the directory is made."""
+    inputs = load_inputs(config)
+    keras.utils.set_random_seed(config.seed)
+    feature_model = build_feature_model(
+        config.model.network,
+        config.model.weights,
+        config.model.pooling,
+        outputs=_used_layers(config),
+        seed=config.seed,
+    )
+    run_dir = create_run_dir(config.output.root, name)
+    (run_dir / "config.yaml").write_text(dump_config(config))
+
+    loss = stylize.make_loss(feature_model, inputs.content, inputs.styles, config)
+    start = stylize.initial_image(
+        config.init, inputs.content, inputs.styles, config.seed, inputs.init_image
+    )
+    logger = RunLogger(run_dir, config, tf.function(loss), show_progress)
+    logger.log_inputs(inputs)
+    try:
+        result = stylize.stylize(loss, start, config, logger.report_steps(), logger.on_progress)
+    except KeyboardInterrupt:
+        logger.save_interrupted()
+        raise
+    finally:
+        logger.close_progress_bar()
+    final_image = run_dir / "final.png"
+    images.save_image(final_image, result.image[0].numpy())
+    final_loss = logger.log_final(result)
+    return RunOutcome(
+        run_dir, final_image, result.steps_done, result.evaluations, result.stop_reason, final_loss
+    )
+
+
+def _used_layers(config: Config) -> list[str]:
+    weighted = {**config.layers.content, **config.layers.style}
+    return [layer for layer, weight in weighted.items() if weight > 0]
+
+
+class RunLogger:
+    """Turns progress reports into TensorBoard summaries, metrics lines, snapshots and a bar."""
+
+    def __init__(self, run_dir: Path, config: Config, loss_terms, show_progress: bool):
+        self._run_dir = run_dir
+        self._log = config.log
+        self._steps = config.optim.steps
+        self._loss_terms = loss_terms
+        self._writer = tf.summary.create_file_writer(str(run_dir))
+        self._metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
+        self._started = time.perf_counter()
+        self._last_image = None
+        self._bar = tqdm.tqdm(
+            total=self._steps,
+            unit="step",
+            disable=not show_progress,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
+            "{postfix}",
+        )
+        with self._writer.as_default(step=0):
+            # Indented so TensorBoard's markdown shows the YAML as a code block.
+            text = "\n".join("    " + line for line in dump_config(config).splitlines())
+            tf.summary.text("config", text)
+
+    def report_steps(self) -> list[int]:
+        """Steps at which the optimiser must stop and report (log, image, snapshot)."""
+        intervals = [self._log.every, self._log.image_every, self._log.snapshot_every]
+        return sorted(
+            {step for every in intervals if every for step in range(every, self._steps, every)}
+        )
+
+    def log_inputs(self, inputs: Inputs) -> None:
+        with self._writer.as_default(step=0):
+            tf.summary.image("image/0_content", images.to_uint8(inputs.content)[None])
+            for index, style in enumerate(inputs.styles, start=1):
+                suffix = "" if len(inputs.styles) == 1 else f"_{index}"
+                tf.summary.image(f"image/1_style{suffix}", images.to_uint8(style)[None])
+
+    def on_progress(self, progress: Progress) -> None:
+        self._last_image = progress.image
+        self._bar.update(progress.step - self._bar.n)
+        self._bar.set_postfix_str(f"loss={progress.loss:.4g} evals={progress.evaluations}", False)
+        if progress.step >= self._steps:
+            return  # The last step is logged by log_final, with the stop reason.
+        if _due(progress.step, self._log.every):
+            self._log_losses(progress.step, progress.evaluations, progress.image)
+        if _due(progress.step, self._log.image_every):
+            self._log_image(progress.step, progress.image)
+        if _due(progress.step, self._log.snapshot_every):
+            snapshot = self._run_dir / "snapshots" / f"step_{progress.step:06d}.png"
+            images.save_image(snapshot, progress.image[0].numpy())
+
+    def log_final(self, result) -> dict[str, float]:
+        losses = self._log_losses(
+            result.steps_done,
+            result.evaluations,
+            result.image,
+            final=True,
+            stop_reason=result.stop_reason,
+        )
+        self._log_image(result.steps_done, result.image)
+        self._writer.flush()
+        self._metrics.close()
+        return losses
+
+    def save_interrupted(self) -> None:
+        """Keep what was computed when the user presses Ctrl-C."""
+        if self._last_image is not None:
+            images.save_image(self._run_dir / "interrupted.png", self._last_image[0].numpy())
+        self._writer.flush()
+        self._metrics.close()
+
+    def close_progress_bar(self) -> None:
+        self._bar.close()
+
+    def _log_losses(self, step: int, evaluations: int, image: tf.Tensor, **extra) -> dict:
+        total, terms = self._loss_terms(image)
+        losses = {"loss/total": float(total)} | {
+            f"loss/{name}": float(value) for name, value in terms.items()
+        }
+        with self._writer.as_default(step=step):
+            for tag, value in losses.items():
+                tf.summary.scalar(tag, value)
+            tf.summary.scalar("optim/evaluations", evaluations)
+        record = {
+            "step": step,
+            "evaluations": evaluations,
+            "seconds": round(time.perf_counter() - self._started, 3),
+            **losses,
+            **extra,
+        }
+        self._metrics.write(json.dumps(record) + "\n")
+        self._metrics.flush()
+        return losses
+
+    def _log_image(self, step: int, image: tf.Tensor) -> None:
+        with self._writer.as_default(step=step):
+            tf.summary.image("image/2_result", images.to_uint8(image[0].numpy())[None])
+
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
