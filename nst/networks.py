@@ -14,3 +14,10 @@ def layer_names(network: str) -> list[str]:
         names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
         names.append(f"block{block}_pool")
     return names
+
+
+def min_input_side(layer: str) -> int:
+    """The smallest image side (px) at which `layer` still has a position: 2 per pool before it."""
+    block = int(layer[len("block")])
+    pools_before = block if layer.endswith("_pool") else block - 1
+    return 2**pools_before

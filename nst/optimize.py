@@ -97,10 +97,10 @@ class _LBFGS:
             return total, tape.gradient(total, position)
 
         settings = dict(num_correction_pairs=optim.history, tolerance=optim.tolerance)
-        self._start = tf.function(
-            lambda position, max_iterations: tfp.optimizer.lbfgs_minimize(
-                value_and_gradient, position, max_iterations=max_iterations, **settings
-            )
+        # The starting state (one evaluation, no iteration) is made eagerly: only the resuming
+        # call is compiled, which halves the tracing time of a run.
+        self._results = tfp.optimizer.lbfgs_minimize(
+            value_and_gradient, tf.reshape(initial_image, [-1]), max_iterations=0, **settings
         )
         # `max_iterations` counts from the very first step, not from this chunk.
         self._resume = tf.function(
@@ -114,15 +114,9 @@ class _LBFGS:
         )
         self._shape = shape
         self._tolerance = optim.tolerance
-        self._initial_position = tf.reshape(initial_image, [-1])
-        self._results = None
 
     def run_to(self, step: int) -> tuple[float, int]:
-        max_iterations = tf.constant(step, dtype=tf.int32)
-        if self._results is None:
-            self._results = self._start(self._initial_position, max_iterations)
-        else:
-            self._results = self._resume(self._results, max_iterations)
+        self._results = self._resume(self._results, tf.constant(step, dtype=tf.int32))
         return float(self._results.objective_value), int(self._results.num_iterations)
 
     @property

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from nst import images, stylize
+from nst import images, networks, stylize
 from nst.config import Config, dump_config
 from nst.errors import UserError
 from nst.model import build_feature_model
@@ -51,10 +51,26 @@ def load_inputs(config: Config) -> Inputs:
     styles = [
         images.load_image(style.path, max_size=size, role="style image") for style in config.style
     ]
+    _check_large_enough(config, "content image", config.content, content)
+    for style, pixels in zip(config.style, styles, strict=True):
+        _check_large_enough(config, "style image", style.path, pixels)
     init_image = None
     if config.init not in ("content", "noise", "style"):
         init_image = images.load_image(config.init, role="init image")
     return Inputs(content, styles, init_image)
+
+
+def _check_large_enough(config: Config, role: str, path: str, pixels: np.ndarray) -> None:
+    """Every pool halves the image: the deepest layer must still see at least one position."""
+    deepest = max(_used_layers(config), key=networks.min_input_side)
+    needed = networks.min_input_side(deepest)
+    height, width, _ = pixels.shape
+    if min(height, width) < needed:
+        raise UserError(
+            f"{role} '{path}' is {width}x{height} px at image.size={config.image.size}, too small "
+            f"for layer {deepest}, which needs {needed} px on each side: raise image.size or use "
+            f"shallower layers"
+        )
 
 
 def create_run_dir(root: str | Path, name: str) -> Path:

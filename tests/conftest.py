@@ -51,6 +51,9 @@ def fast_settings(root: Path) -> dict:
 class Experiment:
     """A directory with content.png, style.png and helpers to write configs and find runs."""
 
+    # Tests draw their reference images with it, without importing conftest.
+    gradient_image = staticmethod(gradient_image)
+
     def __init__(self, directory: Path):
         self.dir = directory
         self.runs_root = directory / "runs"

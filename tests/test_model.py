@@ -58,7 +58,9 @@ def test_weights_file_is_loaded_by_layer_name(tmp_path):
     features = build_feature_model("vgg16", str(path), "max", ["block3_conv2"])
     for name in ("block1_conv1", "block3_conv2"):
         for ours, theirs in zip(
-            features.get_layer(name).get_weights(), reference.get_layer(name).get_weights()
+            features.get_layer(name).get_weights(),
+            reference.get_layer(name).get_weights(),
+            strict=True,
         ):
             np.testing.assert_array_equal(ours, theirs)
 

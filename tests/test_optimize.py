@@ -88,7 +88,8 @@ def test_adam_descends_and_counts_one_evaluation_per_step(style_loss):
     final = float(style_loss.fn(result.image)[0])
     assert final < initial / 2
     assert result.evaluations == 40
-    assert 0.0 <= float(tf.reduce_min(result.image)) and float(tf.reduce_max(result.image)) <= 1.0
+    assert float(tf.reduce_min(result.image)) >= 0.0
+    assert float(tf.reduce_max(result.image)) <= 1.0
 
 
 def test_adam_path_does_not_depend_on_chunking(style_loss):
