@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LINT_PATHS := $(wildcard nst tests scripts)
 CONFIG ?= configs/starry.yaml
 ARGS ?=
 LOGDIR ?= runs
@@ -32,12 +33,12 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
-	$(BIN)/ruff check nst tests scripts
-	$(BIN)/ruff format --check nst tests scripts
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 format: install
-	$(BIN)/ruff check --fix nst tests scripts
-	$(BIN)/ruff format nst tests scripts
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 tensorboard: install
 	@echo "TensorBoard for $(LOGDIR) at http://localhost:$(PORT)/"
