@@ -4,11 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_PATHS := $(wildcard nst tests scripts)
 CONFIG ?= configs/starry.yaml
+SWEEP ?= configs/sweeps/style_weight.yaml
 ARGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run test test-fast lint format tensorboard clean
+.PHONY: install run sweep test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -25,6 +26,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 run: install
 	$(BIN)/nst run $(CONFIG) $(if $(strip $(ARGS)),--set $(ARGS))
+
+# ARGS here are sweep flags, e.g. ARGS="--jobs 2" or ARGS="--resume"
+sweep: install
+	$(BIN)/nst sweep $(SWEEP) $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ from nst import __version__
 from nst.errors import UserError
 
 EXIT_USER_ERROR = 2
+EXIT_MEMBERS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -50,6 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run every member of a sweep file and compare them",
+        description="Run every member of SWEEP (a base config and the keys to vary), then write "
+        "summary.csv and contact_sheet.png into the sweep's directory.",
+    )
+    sweep.add_argument(
+        "sweep", metavar="SWEEP", help="YAML sweep file, e.g. configs/sweeps/style_weight.yaml"
+    )
+    sweep.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the latest run of this sweep, skipping finished members",
+    )
+    sweep.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="members to run at once (default 1)"
+    )
+    sweep.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where members run (default local)",
+    )
+    sweep.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address for --executor ray (default: start a local Ray)",
+    )
+    sweep.set_defaults(handler=_sweep)
     return parser
 
 
@@ -73,6 +104,38 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{steps} steps, {evaluations} loss evaluations, final loss {total:.4g}")
     print(f"result: {outcome.final_image}")
     print(f"run directory: {outcome.run_dir}  (make tensorboard to compare runs)")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from nst.sweep import load_sweep
+
+    sweep = load_sweep(args.sweep)
+    with _quiet_tensorflow_startup():
+        import tensorflow as tf  # Loaded quietly here, once, for members run in this process.
+
+        from nst import run, sweep_runner  # noqa: F401
+
+        tf.config.list_physical_devices()
+    total = len(sweep.members)
+    print(f"sweep {sweep.name}: {total} members, varying {', '.join(sweep.varied_keys)}")
+
+    def report(result, done: int, total: int) -> None:
+        loss = result.losses.get("loss/total")
+        detail = f"final loss {loss:.4g}" if loss is not None else result.error
+        print(f"[{done}/{total}] {result.name}: {result.status}, {detail}", flush=True)
+
+    outcome = sweep_runner.run_sweep(
+        sweep, args.jobs, args.executor, args.address, args.resume, on_member_done=report
+    )
+    if outcome.skipped:
+        print(f"resumed {outcome.sweep_dir}: {outcome.skipped} finished members skipped")
+    print(f"summary: {outcome.summary_csv}")
+    print(f"contact sheet: {outcome.contact_sheet}")
+    print(f"sweep directory: {outcome.sweep_dir}  (make tensorboard LOGDIR={outcome.sweep_dir})")
+    if outcome.failed:
+        print(f"{len(outcome.failed)} of {total} members failed: see summary.csv", file=sys.stderr)
+        return EXIT_MEMBERS_FAILED
     return 0
 
 

@@ -145,15 +145,46 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
 }
 
 
-def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
-    """Read a YAML file, apply `key=value` overrides in order, validate, return a frozen Config."""
+def load_config(
+    path: str | os.PathLike,
+    overrides: Sequence[str] = (),
+    override_source: str = OVERRIDE_SOURCE,
+) -> Config:
+    """Read a YAML file, apply `key=value` overrides in order, validate, return a frozen Config.
+
+    Errors in an override name `override_source` (`--set`, or a sweep member) as their origin.
+    """
     source = os.fspath(path)
-    return _resolve(_read_yaml(source), source, overrides)
+    return _resolve(_read_yaml(source), source, overrides, override_source)
+
+
+def check_key(key: str, source: str) -> None:
+    """Raise the error a config file gets if the dotted `key` names no value that can be set.
+
+    A key is a setting (`loss.style_weight`), a whole section (`optim`) or one layer's weight
+    (`layers.style.block3_conv1`; the layer name itself is checked when the config is built).
+    """
+    cls, prefix = Config, ""
+    parts = key.split(".")
+    for index, name in enumerate(parts):
+        hint = _hint(cls, name)
+        if hint is None:
+            raise _unknown_key(source, _join(prefix, name), cls, prefix, name)
+        rest = parts[index + 1 :]
+        if not rest:
+            return
+        if typing.get_origin(hint) is Mapping and len(rest) == 1:
+            return
+        if not dataclasses.is_dataclass(hint):
+            raise errors.UserError(
+                f"{source}: unknown key '{key}' ('{_join(prefix, name)}' has no keys)"
+            )
+        cls, prefix = hint, _join(prefix, name)
 
 
 def config_from_dict(data: dict, source: str) -> Config:
     """Validate a mapping as read from YAML; `source` is what error messages name."""
-    return _resolve(data, source, ())
+    return _resolve(data, source, (), OVERRIDE_SOURCE)
 
 
 def config_to_dict(config: Config) -> dict:
@@ -187,7 +218,9 @@ def _read_yaml(source: str) -> typing.Any:
         raise errors.UserError(f"{source}: invalid YAML: {_one_line(error)}") from None
 
 
-def _resolve(data: typing.Any, source: str, overrides: Sequence[str]) -> Config:
+def _resolve(
+    data: typing.Any, source: str, overrides: Sequence[str], override_source: str
+) -> Config:
     if not isinstance(data, dict):
         got = "an empty file" if data is None else _show(data)
         raise errors.UserError(
@@ -197,7 +230,7 @@ def _resolve(data: typing.Any, source: str, overrides: Sequence[str]) -> Config:
     origins: dict[str, str] = {}  # dotted key -> where its value came from
     tree = _parse_section(Config, data, "", source, origins)
     for override in overrides:
-        _apply_override(tree, override, origins)
+        _apply_override(tree, override, origins, override_source)
     config = _construct(Config, tree, "", source)
     _check_layer_names(config, origins, source)
     return config
@@ -303,20 +336,18 @@ def _parse_weights(value: typing.Any, key: str, source: str) -> Mapping[str, flo
     return types.MappingProxyType(weights)
 
 
-def _apply_override(tree: dict, override: str, origins: dict) -> None:
+def _apply_override(tree: dict, override: str, origins: dict, source: str) -> None:
     """Set one `dotted.key=value` into the parsed tree, checked like a file value."""
     key, equals, text = override.partition("=")
     key = key.strip()
     if not equals or not key:
-        raise errors.UserError(
-            f"{OVERRIDE_SOURCE} {override!r}: expected key=value, e.g. optim.steps=200"
-        )
+        raise errors.UserError(f"{source} {override!r}: expected key=value, e.g. optim.steps=200")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or _one_line(error)
         raise errors.UserError(
-            f"{OVERRIDE_SOURCE}: cannot read the value of '{key}' as YAML ({problem}); "
+            f"{source}: cannot read the value of '{key}' as YAML ({problem}); "
             f"quote it if it is meant as text"
         ) from None
     # Walk down the sections named before the last part, as a file would nest them.
@@ -331,21 +362,21 @@ def _apply_override(tree: dict, override: str, origins: dict) -> None:
         # `layers.style.block3_conv1=2` changes one entry of the current mapping.
         current = node[name] if name in node else _default(cls, name)
         mapping_key = _join(prefix, name)
-        node[name] = _parse_weights({**current, rest[0]: value}, mapping_key, OVERRIDE_SOURCE)
-        origins[key] = OVERRIDE_SOURCE
+        node[name] = _parse_weights({**current, rest[0]: value}, mapping_key, source)
+        origins[key] = source
     elif rest and hint is not None:
         dotted = _join(prefix, name)
         if typing.get_origin(hint) is Mapping:
             fix = f"set one layer as {dotted}.<layer>=<weight>"
         else:
             fix = f"set '{dotted}' as a whole, e.g. {dotted}=..."
-        raise errors.UserError(f"{OVERRIDE_SOURCE}: unknown key '{key}'; {fix}")
+        raise errors.UserError(f"{source}: unknown key '{key}'; {fix}")
     elif dataclasses.is_dataclass(hint):
         # Sections hold only leaves, so one level of update keeps the file's other keys.
-        section = _parse_section(hint, value, key, OVERRIDE_SOURCE, origins)
+        section = _parse_section(hint, value, key, source, origins)
         node.setdefault(name, {}).update(section)
     else:
-        node.update(_parse_section(cls, {name: value}, prefix, OVERRIDE_SOURCE, origins))
+        node.update(_parse_section(cls, {name: value}, prefix, source, origins))
 
 
 def _construct(cls: type, tree: dict, prefix: str, source: str) -> typing.Any:

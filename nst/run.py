@@ -11,20 +11,22 @@ Layout of a run directory (`<output.root>/<name>/<timestamp>/`):
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tqdm
+from tensorboard.plugins.hparams import api as hp
 
 from nst import images, networks, stylize
-from nst.config import Config, dump_config
+from nst.config import Config, config_to_dict, dump_config
 from nst.errors import UserError
 from nst.model import build_feature_model
 from nst.optimize import Progress
+from nst.run_dirs import create_run_dir
 
 
 @dataclass(frozen=True)
@@ -73,28 +75,18 @@ def _check_large_enough(config: Config, role: str, path: str, pixels: np.ndarray
         )
 
 
-def create_run_dir(root: str | Path, name: str) -> Path:
-    """A new directory `<root>/<name>/<timestamp>`; a clash in the same second adds -2, -3..."""
-    parent = Path(root) / name
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(
-            f"output.root: can't create '{parent}' ({error.strerror}): choose a writable directory"
-        ) from None
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 1000):
-        run_dir = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
-        try:
-            run_dir.mkdir()  # Fails if it exists, so two runs never share a directory.
-            return run_dir
-        except FileExistsError:
-            continue
-    raise UserError(f"output.root: too many runs named '{parent / stamp}*': remove some")
+def execute(
+    config: Config,
+    name: str,
+    show_progress: bool = True,
+    run_dir: Path | None = None,
+    hparams: Mapping[str, object] | None = None,
+) -> RunOutcome:
+    """Run the config: everything is checked and loaded first, then the directory is made.
 
-
-def execute(config: Config, name: str, show_progress: bool = True) -> RunOutcome:
-    """Run the config: everything is checked and loaded first, then the directory is made."""
+    The directory is `<output.root>/<name>/<timestamp>` unless `run_dir` names one (a sweep
+    member's), which must not exist yet. `hparams` add to the hyperparameters TensorBoard shows.
+    """
     inputs = load_inputs(config)
     keras.utils.set_random_seed(config.seed)
     feature_model = build_feature_model(
@@ -104,7 +96,10 @@ def execute(config: Config, name: str, show_progress: bool = True) -> RunOutcome
         outputs=_used_layers(config),
         seed=config.seed,
     )
-    run_dir = create_run_dir(config.output.root, name)
+    if run_dir is None:
+        run_dir = create_run_dir(config.output.root, name)
+    else:
+        run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(dump_config(config))
 
     loss = stylize.make_loss(feature_model, inputs.content, inputs.styles, config)
@@ -112,6 +107,7 @@ def execute(config: Config, name: str, show_progress: bool = True) -> RunOutcome
         config.init, inputs.content, inputs.styles, config.seed, inputs.init_image
     )
     logger = RunLogger(run_dir, config, tf.function(loss), show_progress)
+    logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
     logger.log_inputs(inputs)
     try:
         result = stylize.stylize(loss, start, config, logger.report_steps(), logger.on_progress)
@@ -126,6 +122,51 @@ def execute(config: Config, name: str, show_progress: bool = True) -> RunOutcome
     return RunOutcome(
         run_dir, final_image, result.steps_done, result.evaluations, result.stop_reason, final_loss
     )
+
+
+# The settings every run reports to TensorBoard's HParams tab, so any two runs compare there.
+_HPARAM_KEYS = (
+    "model.network",
+    "model.weights",
+    "model.pooling",
+    "image.size",
+    "loss.content_weight",
+    "loss.style_weight",
+    "loss.tv_weight",
+    "optim.name",
+    "optim.steps",
+    "init",
+    "seed",
+)
+FINAL_METRICS = (
+    "final/loss/total",
+    "final/loss/content",
+    "final/loss/style",
+    "final/loss/tv",
+    "final/seconds",
+    "final/evaluations",
+)
+
+
+def hparams_of(config: Config, extra: Mapping[str, object]) -> dict[str, bool | int | float | str]:
+    """The standard hyperparameters plus `extra` keys, as values TensorBoard accepts."""
+    plain = config_to_dict(config)
+    hparams = {}
+    for key in (*_HPARAM_KEYS, *extra):
+        value = plain
+        for part in key.split("."):
+            value = value[part]
+        hparams[key] = hparam_value(value)
+    return hparams
+
+
+def hparam_value(value: object) -> bool | int | float | str:
+    """TensorBoard's HParams hold numbers, bools and text; anything else is shown as JSON."""
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)  # One numeric type, so a sweep's domain is not mixed int and float.
+    return json.dumps(value)
 
 
 def _used_layers(config: Config) -> list[str]:
@@ -157,6 +198,10 @@ class RunLogger:
             # Indented so TensorBoard's markdown shows the YAML as a code block.
             text = "\n".join("    " + line for line in dump_config(config).splitlines())
             tf.summary.text("config", text)
+
+    def log_hparams(self, hparams: Mapping[str, object], trial: str) -> None:
+        with self._writer.as_default(step=0):
+            hp.hparams(hparams, trial_id=trial)
 
     def report_steps(self) -> list[int]:
         """Steps at which the optimiser must stop and report (log, image, snapshot)."""
@@ -195,6 +240,14 @@ class RunLogger:
             stop_reason=result.stop_reason,
         )
         self._log_image(result.steps_done, result.image)
+        final = [
+            *(losses[f"loss/{term}"] for term in ("total", "content", "style", "tv")),
+            time.perf_counter() - self._started,
+            result.evaluations,
+        ]
+        with self._writer.as_default(step=result.steps_done):
+            for tag, value in zip(FINAL_METRICS, final, strict=True):
+                tf.summary.scalar(tag, value)
         self._writer.flush()
         self._metrics.close()
         return losses

@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from nst import cli
+from nst import cli, run_dirs
 from nst import config as nst_config
 from nst import run as nst_run
 
@@ -236,13 +236,13 @@ def test_create_run_dir_twice_quickly_gives_two_directories(tmp_path):
 
 
 def test_create_run_dir_in_the_same_second_adds_a_suffix(tmp_path, monkeypatch):
-    monkeypatch.setattr(nst_run, "datetime", FrozenClock)
+    monkeypatch.setattr(run_dirs, "datetime", FrozenClock)
     made = [nst_run.create_run_dir(tmp_path, "exp").name for _ in range(3)]
     assert made == ["20240517-123000", "20240517-123000-2", "20240517-123000-3"]
 
 
 def test_two_runs_in_the_same_second_keep_their_own_files(experiment, monkeypatch):
-    monkeypatch.setattr(nst_run, "datetime", FrozenClock)
+    monkeypatch.setattr(run_dirs, "datetime", FrozenClock)
     config_path = experiment.write_config()
     assert run_cli(config_path, "optim.steps=3")[0] == 0
     assert run_cli(config_path, "optim.steps=4")[0] == 0

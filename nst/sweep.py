@@ -1,0 +1,196 @@
+"""Sweep files: a base config and the dotted keys to vary, expanded into named members.
+
+    base: configs/starry.yaml          # every member starts from this config
+    name: style_weight                 # optional; default: the sweep file's stem
+    set: {image.size: 256}             # optional; applied to every member
+    grid:                              # every combination ...
+      loss.style_weight: [1, 10, 100]
+    zip:                               # ... of these lists, stepped together
+      optim.name: [lbfgs, adam]
+      optim.steps: [100, 300]
+    run_name: "sw{loss.style_weight}_{optim.name}"   # optional; default: the varied values
+
+Expansion is pure: nothing runs and no file is written here. Keys are checked against the
+config's schema; values are checked when each member's config is built, so one bad value fails
+that member alone.
+"""
+
+import dataclasses
+import difflib
+import itertools
+import json
+import os
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nst import config as nst_config
+from nst.errors import UserError
+
+_TOP_KEYS = ("base", "name", "set", "grid", "zip", "run_name")
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    name: str  # unique, sortable, safe as a directory name: "03_style_weight=10"
+    values: dict[str, Any]  # the varied keys and this member's values
+    overrides: tuple[str, ...]  # "key=value" strings for nst.config.load_config
+
+    def load_config(self, base: str) -> nst_config.Config:
+        return nst_config.load_config(base, self.overrides, f"sweep member {self.name}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    name: str
+    base: str
+    source: str
+    varied_keys: tuple[str, ...]
+    members: tuple[Member, ...]
+
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    source = os.fspath(path)
+    data = _read(source)
+    unknown = [key for key in data if key not in _TOP_KEYS]
+    if unknown:
+        guess = difflib.get_close_matches(str(unknown[0]), _TOP_KEYS, n=1)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"valid keys: {', '.join(_TOP_KEYS)}"
+        raise UserError(f"{source}: unknown key '{unknown[0]}' ({hint})")
+    base = data.get("base")
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(
+            f"{source}: 'base' must name the config every member starts from, "
+            "e.g. 'base: configs/starry.yaml'"
+        )
+    if not Path(base).is_file():
+        raise UserError(
+            f"{source}: base config '{base}' not found "
+            f"(paths are relative to the current directory, {Path.cwd()})"
+        )
+    fixed = _mapping(data, "set", source)
+    grid = _value_lists(data, "grid", source)
+    zipped = _value_lists(data, "zip", source)
+    if not grid and not zipped:
+        raise UserError(
+            f"{source}: nothing to vary: add 'grid:' or 'zip:' with lists of values, "
+            "e.g. 'grid: {loss.style_weight: [1, 10, 100]}'"
+        )
+    lengths = {len(values) for values in zipped.values()}
+    if len(lengths) > 1:
+        sizes = ", ".join(f"{key}: {len(values)}" for key, values in zipped.items())
+        raise UserError(f"{source}: the 'zip' lists must have the same length ({sizes})")
+    for section, keys in (("set", fixed), ("grid", grid), ("zip", zipped)):
+        for key in keys:
+            nst_config.check_key(key, f"{source}: '{section}'")
+    _check_no_repeats(source, fixed, grid, zipped)
+
+    varied_keys = (*grid, *zipped)
+    pattern = data.get("run_name")
+    if pattern is not None and not isinstance(pattern, str):
+        raise UserError(
+            f"{source}: 'run_name' must be a text pattern like 'sw{{loss.style_weight}}'"
+        )
+    combinations = list(itertools.product(*grid.values())) or [()]
+    rows = list(zip(*zipped.values(), strict=True)) or [()]
+    members = []
+    for index, (combination, row) in enumerate(itertools.product(combinations, rows)):
+        values = dict(zip(varied_keys, (*combination, *row), strict=True))
+        label = _label(values, pattern, source)
+        overrides = tuple(_override(key, value) for key, value in {**fixed, **values}.items())
+        members.append(Member(f"{index:02d}_{label}", values, overrides))
+    name = str(data.get("name") or Path(source).stem)
+    return Sweep(name, base, source, varied_keys, tuple(members))
+
+
+def _read(source: str) -> dict:
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{source}: sweep file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{source}: cannot read sweep file ({error})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or " ".join(str(error).split())
+        raise UserError(f"{source}{where}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a sweep must be a mapping with 'base' and 'grid' or 'zip'")
+    return data
+
+
+def _mapping(data: dict, section: str, source: str) -> dict:
+    value = data.get(section) or {}
+    if not isinstance(value, dict):
+        raise UserError(f"{source}: '{section}' must be a mapping of dotted keys to values")
+    return {str(key): item for key, item in value.items()}
+
+
+def _value_lists(data: dict, section: str, source: str) -> dict[str, list]:
+    lists = _mapping(data, section, source)
+    for key, values in lists.items():
+        if not isinstance(values, list) or not values:
+            raise UserError(
+                f"{source}: '{section}.{key}' must be a non-empty list of values, "
+                f"e.g. [1, 10, 100], got {values!r}"
+            )
+    return lists
+
+
+def _check_no_repeats(source: str, *sections: dict) -> None:
+    seen = set()
+    for keys in sections:
+        for key in keys:
+            if key in seen:
+                raise UserError(f"{source}: '{key}' is given twice (in set, grid or zip): keep one")
+            seen.add(key)
+
+
+def _override(key: str, value: Any) -> str:
+    # JSON is YAML's flow syntax, so the override parser reads the value back exactly.
+    return f"{key}={json.dumps(value)}"
+
+
+def _label(values: dict[str, Any], pattern: str | None, source: str) -> str:
+    if pattern is None:
+        text = "_".join(f"{key.rsplit('.', 1)[-1]}={_show(value)}" for key, value in values.items())
+    else:
+        try:
+            text = pattern.format(**_namespace(values))
+        except (KeyError, AttributeError) as error:
+            raise UserError(
+                f"{source}: 'run_name' uses {error}, which the sweep does not vary "
+                f"(it varies {', '.join(values)})"
+            ) from None
+        except (IndexError, ValueError) as error:
+            raise UserError(f"{source}: 'run_name' is not a valid pattern ({error})") from None
+    # Keep names safe as directory names on every system.
+    return re.sub(r"[^A-Za-z0-9._=,+-]+", "-", text).strip("-.") or "run"
+
+
+def _namespace(values: dict[str, Any]) -> dict[str, Any]:
+    """{"loss.style_weight": 10} -> {"loss": namespace(style_weight=10)}, for str.format."""
+    root: dict[str, Any] = {}
+    for key, value in values.items():
+        *sections, last = key.split(".")
+        node = root
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[last] = _show(value)
+
+    def to_namespace(node):
+        if not isinstance(node, dict):
+            return node
+        return types.SimpleNamespace(**{key: to_namespace(item) for key, item in node.items()})
+
+    return {key: to_namespace(item) for key, item in root.items()}
+
+
+def _show(value: Any) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
