@@ -7,6 +7,7 @@ on where the chunks end.
 """
 
 import bisect
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def minimize(
 
 
 def _non_finite_reason(loss: float) -> str:
-    if not tf.math.is_finite(loss):
+    if not math.isfinite(loss):
         return f"the loss became {loss}: lower the learning rate or the loss weights"
     return ""
 
@@ -149,28 +150,29 @@ class _Adam:
     """Keras Adam on an image variable, clipped to [0, 1] after each update (as the TF tutorial)."""
 
     def __init__(self, loss_fn: LossFn, initial_image: tf.Tensor, optim: "OptimConfig"):
+        self._loss_fn = loss_fn
         self._image = tf.Variable(initial_image, name="image")
-        optimizer = keras.optimizers.Adam(
+        self._optimizer = keras.optimizers.Adam(
             learning_rate=optim.learning_rate,
             beta_1=optim.beta_1,
             beta_2=optim.beta_2,
             epsilon=optim.epsilon,
         )
-        optimizer.build([self._image])
-
-        @tf.function
-        def run_steps(count):
-            loss = tf.constant(0.0)
-            for _ in tf.range(count):
-                with tf.GradientTape() as tape:
-                    loss, _ = loss_fn(self._image)
-                gradient = tape.gradient(loss, self._image)
-                optimizer.apply_gradients([(gradient, self._image)])
-                self._image.assign(tf.clip_by_value(self._image, 0.0, 1.0))
-            return loss
-
-        self._run_steps = run_steps
+        self._optimizer.build([self._image])
+        # A method, not a closure: AutoGraph refuses a closure whose code it saw converted
+        # before with other free variables (a second run in one process, as in a sweep).
+        self._run_steps = tf.function(self._steps)
         self._step = 0
+
+    def _steps(self, count):
+        loss = tf.constant(0.0)
+        for _ in tf.range(count):
+            with tf.GradientTape() as tape:
+                loss, _ = self._loss_fn(self._image)
+            gradient = tape.gradient(loss, self._image)
+            self._optimizer.apply_gradients([(gradient, self._image)])
+            self._image.assign(tf.clip_by_value(self._image, 0.0, 1.0))
+        return loss
 
     def run_to(self, step: int) -> tuple[float, int]:
         loss = float(self._run_steps(tf.constant(step - self._step, dtype=tf.int32)))

@@ -21,7 +21,9 @@ import itertools
 import json
 import os
 import re
+import string
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,16 +96,48 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         raise UserError(
             f"{source}: 'run_name' must be a text pattern like 'sw{{loss.style_weight}}'"
         )
+    if pattern is not None:
+        _check_pattern(pattern, varied_keys, source)
     combinations = list(itertools.product(*grid.values())) or [()]
     rows = list(zip(*zipped.values(), strict=True)) or [()]
+    count = len(combinations) * len(rows)
+    digits = max(2, len(str(count - 1)))  # Zero-padded so names sort in member order.
     members = []
     for index, (combination, row) in enumerate(itertools.product(combinations, rows)):
         values = dict(zip(varied_keys, (*combination, *row), strict=True))
         label = _label(values, pattern, source)
         overrides = tuple(_override(key, value) for key, value in {**fixed, **values}.items())
-        members.append(Member(f"{index:02d}_{label}", values, overrides))
+        members.append(Member(f"{index:0{digits}d}_{label}", values, overrides))
+    return Sweep(_name(data, source), base, source, varied_keys, tuple(members))
+
+
+def _name(data: dict, source: str) -> str:
     name = str(data.get("name") or Path(source).stem)
-    return Sweep(name, base, source, varied_keys, tuple(members))
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise UserError(
+            f"{source}: 'name' must be a name without slashes (not . or ..), got {name!r}"
+        )
+    return name
+
+
+def _check_pattern(pattern: str, varied_keys: Sequence[str], source: str) -> None:
+    try:
+        fields = [
+            field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None
+        ]
+    except ValueError as error:
+        raise UserError(f"{source}: 'run_name' is not a valid pattern ({error})") from None
+    for field in fields:
+        if field == "" or field.isdigit():
+            raise UserError(
+                f"{source}: 'run_name' is not a valid pattern: name the varied keys, like "
+                f"{{{varied_keys[0]}}}, not {{{field}}}"
+            )
+        if field not in varied_keys:
+            raise UserError(
+                f"{source}: 'run_name' uses '{field}', which the sweep does not vary "
+                f"(it varies {', '.join(varied_keys)})"
+            )
 
 
 def _read(source: str) -> dict:
@@ -182,7 +216,7 @@ def _namespace(values: dict[str, Any]) -> dict[str, Any]:
         node = root
         for section in sections:
             node = node.setdefault(section, {})
-        node[last] = _show(value)
+        node[last] = _Value(value)
 
     def to_namespace(node):
         if not isinstance(node, dict):
@@ -190,6 +224,17 @@ def _namespace(values: dict[str, Any]) -> dict[str, Any]:
         return types.SimpleNamespace(**{key: to_namespace(item) for key, item in node.items()})
 
     return {key: to_namespace(item) for key, item in root.items()}
+
+
+class _Value:
+    """A varied value in a run_name pattern: compact by default ('10', not '10.0'), or as the
+    pattern's format spec says ('{optim.steps:04d}')."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec) if spec else _show(self.value)
 
 
 def _show(value: Any) -> str:

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -132,7 +131,6 @@ def _redirect_output(fd: int):
 
 
 def _run_member(task: _Task, threads: int | None) -> MemberResult:
-    started = time.perf_counter()
     try:
         os.chdir(task.cwd)
         config = task.member.load_config(task.base)
@@ -148,28 +146,24 @@ def _run_member(task: _Task, threads: int | None) -> MemberResult:
         )
     except Exception as error:  # A member's failure must not stop the sweep.
         message = str(error) if isinstance(error, UserError) else _describe(error)
-        return MemberResult(
-            name=task.member.name,
-            values=task.member.values,
-            status="failed",
-            run_dir=task.run_dir,
-            final_image=None,
-            losses={},
-            evaluations=None,
-            seconds=round(time.perf_counter() - started, 3),
-            error=message,
-        )
-    completed = outcome.stop_reason == "completed"
+        return _failed(task, message)
+    result = finished_result(task.member, outcome.run_dir)
+    if result is None:  # execute() returned, so its final metrics line is there.
+        raise RuntimeError(f"{outcome.run_dir}/metrics.jsonl has no final line")
+    return result
+
+
+def _failed(task: _Task, message: str) -> MemberResult:
     return MemberResult(
         name=task.member.name,
         values=task.member.values,
-        status="completed" if completed else "stopped early",
+        status="failed",
         run_dir=task.run_dir,
-        final_image=str(outcome.final_image),
-        losses=outcome.final_loss,
-        evaluations=outcome.evaluations,
-        seconds=round(time.perf_counter() - started, 3),
-        error="" if completed else outcome.stop_reason,
+        final_image=None,
+        losses={},
+        evaluations=None,
+        seconds=None,
+        error=message,
     )
 
 
@@ -208,13 +202,23 @@ def _new_sweep_dir(root: Path, sweep: Sweep) -> Path:
 
 def _latest_sweep_dir(root: Path, sweep: Sweep) -> Path:
     parent = root / sweep.name
-    candidates = sorted(path for path in parent.glob("*") if (path / SWEEP_FILE).is_file())
+    candidates = sorted(
+        (path for path in parent.glob("*") if (path / SWEEP_FILE).is_file()), key=_stamp_order
+    )
     if not candidates:
         raise UserError(
             f"--resume: no earlier run of sweep '{sweep.name}' under {parent}: "
             "run it once without --resume"
         )
     return candidates[-1]
+
+
+def _stamp_order(path: Path) -> tuple[str, int]:
+    """'20261124-101500-10' after '20261124-101500-2': the clash suffix sorts as a number."""
+    stamp, _, suffix = (
+        path.name.rpartition("-") if path.name.count("-") > 1 else (path.name, "", "1")
+    )
+    return stamp, int(suffix) if suffix.isdigit() else 1
 
 
 def _keep_incomplete(run_dir: Path) -> None:
@@ -255,9 +259,12 @@ def _run_in_processes(tasks: Sequence[_Task], jobs: int, done) -> None:
         initializer=_claim_gpu,
         initargs=(gpu_queue, len(gpus) >= jobs > 1),
     ) as pool:
-        futures = [pool.submit(run_member, task, threads, True) for task in tasks]
+        futures = {pool.submit(run_member, task, threads, True): task for task in tasks}
         for future in as_completed(futures):
-            done(future.result())
+            try:
+                done(future.result())
+            except Exception as error:  # The worker process died (killed for memory, say).
+                done(_failed(futures[future], f"worker process died: {_describe(error)}"))
 
 
 def _claim_gpu(gpu_queue, one_gpu_each: bool) -> None:
@@ -297,10 +304,14 @@ def _run_on_ray(tasks: Sequence[_Task], jobs: int, address: str | None, done) ->
         gpus = int(ray.cluster_resources().get("GPU", 0))
         threads = None if gpus else _threads_per_member(jobs)
         remote = ray.remote(num_cpus=threads or 1, num_gpus=1 if gpus else 0)(run_member)
-        pending = [remote.remote(task, threads, True) for task in tasks]
+        pending = {remote.remote(task, threads, True): task for task in tasks}
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            done(ray.get(ready[0]))
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            task = pending.pop(ready[0])
+            try:
+                done(ray.get(ready[0]))
+            except Exception as error:  # The Ray worker died (killed for memory, say).
+                done(_failed(task, f"Ray worker died: {_describe(error)}"))
     finally:
         if started_here:
             ray.shutdown()
