@@ -27,11 +27,13 @@ OVERRIDE_SOURCE = "--set"
 class StyleImage:
     path: str = dataclasses.field(metadata={"example": "style: [{path: assets/starry_night.jpg}]"})
     weight: float = 1.0  # blend weight; the loss code normalises the weights to sum 1
+    mask: str = ""  # optional image: this style applies where it is white, nowhere it is black
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageConfig:
     size: int = 512  # longest side of the output in pixels
+    style_scale: float = 1.0  # the style images' longest side, relative to size: brush size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ModelConfig:
     network: str = "vgg19"
     weights: str = "imagenet"  # "imagenet" | "hed" | "none" | a weights file, checked when loaded
     pooling: str = "max"
+    taps: str = "post_relu"  # read layers after their ReLU, or before it (pre_relu)
 
 
 def _frozen_weights(**weights: float) -> typing.Callable[[], Mapping[str, float]]:
@@ -66,6 +69,7 @@ class LossConfig:
     # same weights gave similar terms at 128 and 256 px; VGG19 with ImageNet weights is unchecked.
     style_weight: float = 10.0
     tv_weight: float = 0.1
+    style_loss: str = "gram"  # gram | mean_std | wasserstein (mean and covariance)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,20 @@ class OptimConfig:
     epsilon: float = 1e-7
     history: int = 100  # L-BFGS correction pairs kept
     tolerance: float = 0.0  # L-BFGS gradient tolerance; 0 runs every step
+
+
+@dataclasses.dataclass(frozen=True)
+class ColorConfig:
+    preserve: str = "none"  # none | transfer (the content's colours put back) | luminance
+    space: str = "yiq"  # yiq | ycbcr: where luminance and colour are separated
+    match_style: bool = False  # shift the style's colours to the content's before transfer
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalesConfig:
+    count: int = 0  # 0 = automatic: one scale up to 512 px, halving down to min_size above
+    min_size: int = 256  # longest side of the first, coarsest scale
+    steps: int = 200  # steps at each scale before the last; the last runs optim.steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +122,8 @@ class Config:
     layers: LayersConfig = dataclasses.field(default_factory=LayersConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    color: ColorConfig = dataclasses.field(default_factory=ColorConfig)
+    scales: ScalesConfig = dataclasses.field(default_factory=ScalesConfig)
     init: str = "content"  # "content" | "noise" | "style" | an image path, checked when loaded
     seed: int = 0
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
@@ -114,12 +134,20 @@ class Config:
 _CHOICES = {
     "ModelConfig.network": networks.NETWORKS,
     "ModelConfig.pooling": ("max", "avg"),
+    "ModelConfig.taps": ("post_relu", "pre_relu"),
     "OptimConfig.name": ("lbfgs", "adam"),
+    "LossConfig.style_loss": ("gram", "mean_std", "wasserstein"),
+    "ColorConfig.preserve": ("none", "transfer", "luminance"),
+    "ColorConfig.space": ("yiq", "ycbcr"),
 }
 _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "StyleImage.path": (lambda v: v.strip() != "", "a non-empty path"),
     "StyleImage.weight": (lambda v: v > 0, "greater than 0"),
     "ImageConfig.size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
+    "ImageConfig.style_scale": (lambda v: 0.05 <= v <= 8, "between 0.05 and 8"),
+    "ScalesConfig.count": (lambda v: 0 <= v <= 8, "between 0 (automatic) and 8"),
+    "ScalesConfig.min_size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
+    "ScalesConfig.steps": (lambda v: v >= 1, "at least 1"),
     "ModelConfig.weights": (lambda v: v.strip() != "", "imagenet, hed, none or a weights file"),
     "LossConfig.content_weight": (lambda v: v >= 0, "at least 0"),
     "LossConfig.style_weight": (lambda v: v >= 0, "at least 0"),
@@ -279,6 +307,8 @@ def _parse_scalar(hint: type, value: typing.Any, key: str, source: str) -> typin
     # bools are ints in Python but never numbers in a config.
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if hint is bool and isinstance(value, bool):
+        return value
     if hint is float and not isinstance(value, bool):
         # PyYAML reads 1e3 (no dot) as a string, so numeric strings count as floats.
         try:
@@ -287,7 +317,13 @@ def _parse_scalar(hint: type, value: typing.Any, key: str, source: str) -> typin
             number = math.nan
         if math.isfinite(number):
             return number
-    kind = {str: "a string", int: "a whole number", float: "a finite number"}[hint]
+    kinds = {
+        str: "a string",
+        int: "a whole number",
+        float: "a finite number",
+        bool: "true or false",
+    }
+    kind = kinds[hint]
     raise errors.UserError(f"{source}: '{key}' must be {kind}, got {_show(value)}")
 
 

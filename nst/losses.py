@@ -4,31 +4,43 @@ Each term is divided by its target's own magnitude, so a weight means the same t
 size and on either network (unlike Gatys et al., whose raw sums grow with the feature map size):
 
     content_l = mean((F_l(x) - F_l(c))^2) / mean(F_l(c)^2)
-    style_l   = sum((G_l(x) - A_l)^2) / sum(A_l^2)
     tv        = roughness(x) / roughness(c)
 
-where G_l = F_l^T F_l / (H_l W_l) is the Gram matrix, A_l the style images' Gram matrices blended
-by their weights, and roughness the mean squared difference of neighbouring pixels.
+and layer weights are normalised to sum to 1 within each term. The style term of layer l compares
+statistics of the (positions x channels) activations F_l with the style images' (`style_loss`):
 
-and layer weights are normalised to sum to 1 within each term. The total is
+    gram         sum((G(x) - A)^2) / sum(A^2)                      G = F^T F / positions
+    mean_std     (|mu(x) - mu_t|^2 + |sd(x) - sd_t|^2) / (|mu_t|^2 + |sd_t|^2)      per channel
+    wasserstein  W2^2(N(mu(x), S(x)), N(mu_t, S_t)) / (|mu_t|^2 + tr S_t)   mean and covariance
+
+Several style images are blended by weight into one target: the statistics of all their features
+pooled together (Gram matrices, means and second moments averaged by weight). A style with a mask
+is its own term instead: the output's statistics are taken where the mask is white (positions
+weighted by the mask) and compared with that style image's whole-image statistics. Each layer's
+style term is the blend-weighted average of these terms. The total is
 content_weight * content + style_weight * style + tv_weight * tv.
 """
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 # A flat content image has no roughness to compare against; this floor (an image whose neighbour
 # pixels differ by 1% on average) keeps the TV term finite and gentle for it.
 _MIN_CONTENT_ROUGHNESS = 1e-4
+# Added to the variance before its square root (as AdaIN does), so a flat channel has a finite
+# gradient. Absolute, in feature units: negligible for VGG activations (tens to hundreds).
+_VARIANCE_FLOOR = 1e-5
+# Eigenvalues of the Wasserstein cross term below this fraction of the target's squared mean
+# variance count as 0 (rounding noise): sqrt's gradient stays finite where the product is singular
+# (a flat channel, a flat image), and the loss stays free of the feature scale.
+_RELATIVE_EIGENVALUE_FLOOR = 1e-8
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """(1, H, W, C) activations -> (C, C) channel correlations, averaged over positions."""
-    channels = tf.shape(features)[-1]
-    flat = tf.reshape(features, [-1, channels])
-    positions = tf.cast(tf.shape(flat)[0], flat.dtype)
-    return tf.matmul(flat, flat, transpose_a=True) / positions
+    return _second_moment(_flatten(features), None)
 
 
 def roughness(image: tf.Tensor) -> tf.Tensor:
@@ -44,11 +56,158 @@ def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
     return {layer: weight / total for layer, weight in weights.items() if weight > 0}
 
 
+# Statistics over positions. `position_weights` is None (every position counts the same) or an
+# (N,) tensor summing to 1: a mask at the layer's resolution.
+
+
+def _flatten(features: tf.Tensor) -> tf.Tensor:
+    """(1, H, W, C) -> (H * W, C)."""
+    return tf.reshape(features, [-1, tf.shape(features)[-1]])
+
+
+def _mean(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+    if position_weights is None:
+        return tf.reduce_mean(flat, axis=0)
+    return tf.tensordot(position_weights, flat, axes=1)
+
+
+def _second_moment(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+    """E[f f^T] over positions: the Gram matrix."""
+    if position_weights is None:
+        positions = tf.cast(tf.shape(flat)[0], flat.dtype)
+        return tf.matmul(flat, flat, transpose_a=True) / positions
+    return tf.matmul(flat * position_weights[:, None], flat, transpose_a=True)
+
+
+def _mean_and_variance(flat, position_weights) -> tuple[tf.Tensor, tf.Tensor]:
+    mean = _mean(flat, position_weights)
+    return mean, _mean(tf.square(flat - mean), position_weights)
+
+
+def _mean_and_covariance(flat, position_weights) -> tuple[tf.Tensor, tf.Tensor]:
+    mean = _mean(flat, position_weights)
+    return mean, _second_moment(flat - mean, position_weights)
+
+
+def _psd_sqrt(matrix: tf.Tensor) -> tf.Tensor:
+    """The square root of a symmetric positive semi-definite matrix; rounding's negatives -> 0."""
+    values, vectors = tf.linalg.eigh(matrix)
+    return (vectors * tf.sqrt(tf.maximum(values, 0.0))) @ tf.transpose(vectors)
+
+
+# One style statistic per class: built from the style images' flattened features and their blend
+# weights (summing to 1), then called on the output's features to give the normalised distance.
+# Blends are taken as the statistics of the pooled features, i.e. the weighted mixture: means and
+# second moments average by weight, and the variance / covariance follow from those moments, so
+# the spread between the styles' means counts as variance, as the Gram blend does implicitly.
+
+
+class _GramStyle:
+    """Gatys et al.: uncentred channel correlations."""
+
+    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
+        self.gram = tf.add_n([weight * _second_moment(flat, None) for flat, weight in styles])
+        self.scale = tf.reduce_sum(tf.square(self.gram))
+
+    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+        error = tf.reduce_sum(tf.square(_second_moment(flat, position_weights) - self.gram))
+        return error / self.scale
+
+
+class _MeanStdStyle:
+    """Per-channel mean and standard deviation (the statistics AdaIN matches)."""
+
+    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
+        moments = [(_mean_and_variance(flat, None), weight) for flat, weight in styles]
+        self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
+        # The mixture's variance: the blended second moment minus the blended mean squared,
+        # written as a sum of non-negative parts to avoid cancellation.
+        variance = 0.0
+        for (mean, style_variance), weight in moments:
+            variance += weight * (style_variance + tf.square(mean - self.mean))
+        self.std = tf.sqrt(variance + _VARIANCE_FLOOR)
+        self.scale = tf.reduce_sum(tf.square(self.mean)) + tf.reduce_sum(tf.square(self.std))
+
+    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+        mean, variance = _mean_and_variance(flat, position_weights)
+        std = tf.sqrt(variance + _VARIANCE_FLOOR)
+        mean_error = tf.reduce_sum(tf.square(mean - self.mean))
+        std_error = tf.reduce_sum(tf.square(std - self.std))
+        return (mean_error + std_error) / self.scale
+
+
+class _WassersteinStyle:
+    """The 2-Wasserstein distance between Gaussians fitted to the features (as crowsonkb's
+    style-transfer-pytorch): |mu_x - mu_t|^2 + tr S_x + tr S_t - 2 tr sqrt(S_t^1/2 S_x S_t^1/2).
+
+    S_t^1/2 is fixed, so it is computed once; the cross term's square root is the sum of the
+    square roots of the symmetric product's eigenvalues.
+    """
+
+    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
+        moments = [(_mean_and_covariance(flat, None), weight) for flat, weight in styles]
+        self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
+        # The mixture's covariance, as for _MeanStdStyle's variance.
+        covariance = 0.0
+        for (mean, style_covariance), weight in moments:
+            spread = mean - self.mean
+            covariance += weight * (style_covariance + spread[:, None] * spread[None, :])
+        self.covariance_sqrt = _psd_sqrt(covariance)
+        self.trace = tf.linalg.trace(covariance)
+        channels = tf.cast(tf.shape(covariance)[0], covariance.dtype)
+        self.eigenvalue_floor = _RELATIVE_EIGENVALUE_FLOOR * tf.square(self.trace / channels)
+        self.scale = tf.reduce_sum(tf.square(self.mean)) + self.trace
+
+    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+        mean, covariance = _mean_and_covariance(flat, position_weights)
+        product = self.covariance_sqrt @ covariance @ self.covariance_sqrt
+        # Symmetrised because rounding makes the product slightly asymmetric, and eigvalsh
+        # reads only one triangle.
+        product = (product + tf.transpose(product)) / 2
+        eigenvalues = tf.linalg.eigvalsh(product)
+        # The inner maximum keeps sqrt's gradient finite even on the branch `where` discards;
+        # counting floored eigenvalues as 0 keeps W2 from going negative at a singular target.
+        above_floor = eigenvalues > self.eigenvalue_floor
+        roots = tf.sqrt(tf.maximum(eigenvalues, self.eigenvalue_floor))
+        cross = tf.reduce_sum(tf.where(above_floor, roots, 0.0))
+        distance = (
+            tf.reduce_sum(tf.square(mean - self.mean))
+            + tf.linalg.trace(covariance)
+            + self.trace
+            - 2.0 * cross
+        )
+        return distance / self.scale
+
+
+_STYLE_STATISTICS = {
+    "gram": _GramStyle,
+    "mean_std": _MeanStdStyle,
+    "wasserstein": _WassersteinStyle,
+}
+
+
+def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
+    """An (H, W) mask at a layer's (H_l, W_l), flattened and scaled to sum to 1.
+
+    Area resizing averages the mask over each layer position's share of the image, which is what
+    2x2 pooling does; with an odd side VGG's pooling drops the last row, area resizing spreads
+    it, a sub-pixel difference at the layer's scale.
+    """
+    resized = tf.image.resize(mask[None, :, :, None], size, method="area")
+    flat = tf.reshape(resized, [-1])
+    return flat / tf.reduce_sum(flat)
+
+
 class StyleTransferLoss:
     """The Gatys loss with its targets computed once; call it on a (1, H, W, 3) image in [0, 1].
 
     Returns (total, terms): `terms` holds each weighted contribution under "content", "style",
     "tv", and per layer under "content/<layer>" and "style/<layer>"; the parts add up to the total.
+
+    `style_loss` is "gram", "mean_std" or "wasserstein" (see the module docstring). `style_masks`
+    has one entry per style image: None, or an (H, W) float mask in [0, 1] at the content image's
+    size, where the style applies where the mask is 1. Masks are resized to each style layer once,
+    here, so the loss must be called on images of the content image's size.
     """
 
     def __init__(
@@ -62,13 +221,26 @@ class StyleTransferLoss:
         content_weight: float,
         style_weight: float,
         tv_weight: float,
+        style_loss: str = "gram",
+        style_masks: Sequence[tf.Tensor | np.ndarray | None] | None = None,
     ):
+        if style_loss not in _STYLE_STATISTICS:
+            choices = ", ".join(_STYLE_STATISTICS)
+            raise ValueError(f"style_loss must be one of {choices}, got {style_loss!r}")
+        if style_masks is None:
+            style_masks = [None] * len(style_images)
+        if len(style_masks) != len(style_images):
+            raise ValueError(
+                f"style_masks needs one entry (a mask or None) per style image: "
+                f"got {len(style_masks)} for {len(style_images)} images"
+            )
         self._model = feature_model
         self._content_layers = _normalised(content_layers)
         self._style_layers = _normalised(style_layers)
         self._content_weight = content_weight
         self._style_weight = style_weight
         self._tv_weight = tv_weight
+        self._image_size = tuple(content_image.shape[:2])
 
         content_features = feature_model(content_image[None], training=False)
         self._content_targets = {layer: content_features[layer] for layer in self._content_layers}
@@ -77,19 +249,51 @@ class StyleTransferLoss:
             for layer, target in self._content_targets.items()
         }
 
+        # Style terms: the unmasked styles blended into one, then each masked style on its own;
+        # each term weighs by its share of the blend weights.
+        masks = [None if mask is None else self._checked_mask(mask) for mask in style_masks]
         blend_total = sum(style_blend)
-        self._style_targets = {layer: 0.0 for layer in self._style_layers}
-        for style_image, blend in zip(style_images, style_blend, strict=True):
-            style_features = feature_model(style_image[None], training=False)
-            for layer in self._style_layers:
-                gram = gram_matrix(style_features[layer])
-                self._style_targets[layer] += (blend / blend_total) * gram
-        self._style_scales = {
-            layer: tf.reduce_sum(tf.square(target)) for layer, target in self._style_targets.items()
-        }
+        unmasked = [index for index, mask in enumerate(masks) if mask is None]
+        groups = [(unmasked, None)] if unmasked else []
+        groups += [([index], mask) for index, mask in enumerate(masks) if mask is not None]
+        self._masked = len(unmasked) < len(masks)
+
+        style_features = [feature_model(image[None], training=False) for image in style_images]
+        statistic = _STYLE_STATISTICS[style_loss]
+        self._style_terms = {layer: [] for layer in self._style_layers}
+        for indices, mask in groups:
+            group_blend = sum(style_blend[index] for index in indices)
+            for layer, terms in self._style_terms.items():
+                styles = [
+                    (_flatten(style_features[index][layer]), style_blend[index] / group_blend)
+                    for index in indices
+                ]
+                position_weights = None
+                if mask is not None:  # at the output's resolution at this layer
+                    size = content_features[layer].shape[1:3]
+                    position_weights = _position_weights(mask, size)
+                terms.append((group_blend / blend_total, statistic(styles), position_weights))
         self._tv_scale = tf.maximum(roughness(content_image[None]), _MIN_CONTENT_ROUGHNESS)
 
+    def _checked_mask(self, mask) -> tf.Tensor:
+        mask = tf.convert_to_tensor(mask, tf.float32)
+        if tuple(mask.shape) != self._image_size:
+            raise ValueError(
+                f"a style mask must be (H, W) at the content image's size {self._image_size}, "
+                f"got shape {tuple(mask.shape)}"
+            )
+        if not bool(tf.reduce_any(mask > 0)):
+            raise ValueError("a style mask is all zero: its style would apply nowhere")
+        return mask
+
     def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        if self._masked and not tf.TensorShape(image.shape[1:3]).is_compatible_with(
+            self._image_size
+        ):
+            raise ValueError(
+                f"this loss's style masks are at {self._image_size}, "
+                f"got an image of {tuple(image.shape[1:3])}"
+            )
         features = self._model(image, training=False)
         terms = {}
         for layer, layer_weight in self._content_layers.items():
@@ -98,11 +302,14 @@ class StyleTransferLoss:
                 self._content_weight * layer_weight * error / self._content_scales[layer]
             )
         for layer, layer_weight in self._style_layers.items():
-            gram = gram_matrix(features[layer])
-            error = tf.reduce_sum(tf.square(gram - self._style_targets[layer]))
-            terms[f"style/{layer}"] = (
-                self._style_weight * layer_weight * error / self._style_scales[layer]
+            flat = _flatten(features[layer])
+            distance = tf.add_n(
+                [
+                    share * statistic(flat, position_weights)
+                    for share, statistic, position_weights in self._style_terms[layer]
+                ]
             )
+            terms[f"style/{layer}"] = self._style_weight * layer_weight * distance
         terms["content"] = tf.add_n([terms[f"content/{layer}"] for layer in self._content_layers])
         terms["style"] = tf.add_n([terms[f"style/{layer}"] for layer in self._style_layers])
         terms["tv"] = self._tv_weight * roughness(image) / self._tv_scale

@@ -43,32 +43,39 @@ def build_feature_model(
     pooling: str,
     outputs: list[str],
     seed: int = 0,
+    taps: str = "post_relu",
 ) -> keras.Model:
     """A frozen model mapping (batch, H, W, 3) RGB in [0, 1] to {layer name: activation}.
 
     `weights` is "imagenet", "hed" (VGG16 only), "none" (random, seeded) or a weights file path.
+    `taps` "pre_relu" reads each conv layer before its ReLU (Keras fuses the two, so the ReLU is
+    split off into its own layer then), as the tch-rs and some Torch recipes do.
     """
     all_layers = networks.layer_names(network)
     deepest = max(all_layers.index(name) for name in outputs)
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
     x = VGGPreprocess(name="preprocess")(rgb)
-    taps = {}
+    tapped = {}
     for index, name in enumerate(all_layers[: deepest + 1]):
         if name.endswith("_pool"):
             pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
             x = pool(pool_size=2, strides=2, name=name)(x)
         else:
+            pre_relu = taps == "pre_relu"
             x = keras.layers.Conv2D(
                 _filters(name),
                 3,
                 padding="same",
-                activation="relu",
+                activation=None if pre_relu else "relu",
                 name=name,
                 # He init keeps activations at a usable scale through a random deep ReLU net.
                 kernel_initializer=keras.initializers.HeNormal(seed=seed + index),
             )(x)
-        taps[name] = x
-    model = keras.Model(rgb, {name: taps[name] for name in outputs}, name=f"{network}_features")
+            if pre_relu:
+                tapped[name] = x
+                x = keras.layers.ReLU(name=f"{name}_relu")(x)
+        tapped.setdefault(name, x)
+    model = keras.Model(rgb, {name: tapped[name] for name in outputs}, name=f"{network}_features")
     _load_weights(model, network, weights)
     model.trainable = False
     return model

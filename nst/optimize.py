@@ -41,6 +41,7 @@ class OptimizeResult:
     steps_done: int
     evaluations: int
     stop_reason: str  # "completed", or why the optimiser stopped early
+    diverged: bool = False  # the loss became NaN or infinite
 
 
 def minimize(
@@ -74,7 +75,8 @@ def minimize(
         on_progress(Progress(step, optim.steps, loss, runner.evaluations, runner.image))
         stop_reason = runner.stop_reason(loss, target)
         if stop_reason:
-            return OptimizeResult(runner.image, step, runner.evaluations, stop_reason)
+            diverged = not math.isfinite(loss)
+            return OptimizeResult(runner.image, step, runner.evaluations, stop_reason, diverged)
     return OptimizeResult(runner.image, step, runner.evaluations, "completed")
 
 

@@ -39,39 +39,52 @@ class RunOutcome:
     final_loss: dict[str, float]
 
 
-@dataclass(frozen=True)
-class Inputs:
-    content: np.ndarray
-    styles: list[np.ndarray]
-    init_image: np.ndarray | None
-
-
-def load_inputs(config: Config) -> Inputs:
+def load_inputs(config: Config) -> stylize.Inputs:
     """Every image the run needs, read and sized before any model or directory is made."""
     size = config.image.size
     content = images.load_image(config.content, max_size=size, role="content image")
+    style_size = max(16, round(size * config.image.style_scale))
     styles = [
-        images.load_image(style.path, max_size=size, role="style image") for style in config.style
+        images.load_image(style.path, max_size=style_size, role="style image")
+        for style in config.style
     ]
-    _check_large_enough(config, "content image", config.content, content)
+    height, width, _ = content.shape
+    masks = [_load_mask(style.path, style.mask, height, width) for style in config.style]
+    smallest = stylize.plan_scales(config)[0].size / size
+    _check_large_enough(config, "content image", config.content, content, smallest)
     for style, pixels in zip(config.style, styles, strict=True):
-        _check_large_enough(config, "style image", style.path, pixels)
+        _check_large_enough(config, "style image", style.path, pixels, smallest)
     init_image = None
     if config.init not in ("content", "noise", "style"):
         init_image = images.load_image(config.init, role="init image")
-    return Inputs(content, styles, init_image)
+    return stylize.Inputs(content, styles, masks, init_image)
 
 
-def _check_large_enough(config: Config, role: str, path: str, pixels: np.ndarray) -> None:
+def _load_mask(style_path: str, mask_path: str, height: int, width: int) -> np.ndarray | None:
+    """A style's mask as (H, W) weights in [0, 1] at the content's size (white = style here)."""
+    if not mask_path:
+        return None
+    role = f"mask of style '{style_path}'"
+    mask = images.resize_to(images.load_image(mask_path, role=role), height, width).mean(axis=2)
+    if float(mask.max()) < 1 / 255:
+        raise UserError(f"{role} '{mask_path}' is black everywhere: paint the style's region white")
+    return mask
+
+
+def _check_large_enough(
+    config: Config, role: str, path: str, pixels: np.ndarray, smallest_scale: float
+) -> None:
     """Every pool halves the image: the deepest layer must still see at least one position."""
     deepest = max(_used_layers(config), key=networks.min_input_side)
     needed = networks.min_input_side(deepest)
     height, width, _ = pixels.shape
-    if min(height, width) < needed:
+    if min(height, width) * smallest_scale < needed:
+        where = f"image.size={config.image.size}"
+        if smallest_scale < 1:
+            where += f" (its first scale is {config.scales.min_size} px: see scales.min_size)"
         raise UserError(
-            f"{role} '{path}' is {width}x{height} px at image.size={config.image.size}, too small "
-            f"for layer {deepest}, which needs {needed} px on each side: raise image.size or use "
-            f"shallower layers"
+            f"{role} '{path}' is {width}x{height} px at {where}, too small for layer {deepest}, "
+            f"which needs {needed} px on each side: raise image.size or use shallower layers"
         )
 
 
@@ -95,6 +108,7 @@ def execute(
         config.model.pooling,
         outputs=_used_layers(config),
         seed=config.seed,
+        taps=config.model.taps,
     )
     if run_dir is None:
         run_dir = create_run_dir(config.output.root, name)
@@ -102,22 +116,31 @@ def execute(
         run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(dump_config(config))
 
-    loss = stylize.make_loss(feature_model, inputs.content, inputs.styles, config)
-    start = stylize.initial_image(
-        config.init, inputs.content, inputs.styles, config.seed, inputs.init_image
-    )
-    logger = RunLogger(run_dir, config, tf.function(loss), show_progress)
+    prepared = stylize.prepare_colors(inputs, config)
+
+    def present(image: tf.Tensor) -> np.ndarray:
+        """What the user sees of an optimised image: colour options applied, clipped."""
+        return stylize.finish_colors(image[0].numpy(), inputs.content, config)
+
+    logger = RunLogger(run_dir, config, present, show_progress)
     logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
-    logger.log_inputs(inputs)
+    logger.log_inputs(prepared)
     try:
-        result = stylize.stylize(loss, start, config, logger.report_steps(), logger.on_progress)
+        result = stylize.stylize(
+            feature_model,
+            prepared,
+            config,
+            logger.report_steps(),
+            logger.on_progress,
+            logger.start_scale,
+        )
     except KeyboardInterrupt:
         logger.save_interrupted()
         raise
     finally:
         logger.close_progress_bar()
     final_image = run_dir / "final.png"
-    images.save_image(final_image, result.image[0].numpy())
+    images.save_image(final_image, present(result.image))
     final_loss = logger.log_final(result)
     return RunOutcome(
         run_dir, final_image, result.steps_done, result.evaluations, result.stop_reason, final_loss
@@ -177,11 +200,13 @@ def _used_layers(config: Config) -> list[str]:
 class RunLogger:
     """Turns progress reports into TensorBoard summaries, metrics lines, snapshots and a bar."""
 
-    def __init__(self, run_dir: Path, config: Config, loss_terms, show_progress: bool):
+    def __init__(self, run_dir: Path, config: Config, present, show_progress: bool):
         self._run_dir = run_dir
         self._log = config.log
-        self._steps = config.optim.steps
-        self._loss_terms = loss_terms
+        self._scales = stylize.plan_scales(config)
+        self._steps = sum(scale.steps for scale in self._scales)
+        self._present = present
+        self._loss_terms = None  # The current scale's compiled loss, from start_scale.
         self._writer = tf.summary.create_file_writer(str(run_dir))
         self._metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
         self._started = time.perf_counter()
@@ -203,6 +228,13 @@ class RunLogger:
         with self._writer.as_default(step=0):
             hp.hparams(hparams, trial_id=trial)
 
+    def start_scale(self, index: int, scale: stylize.Scale, loss_fn) -> None:
+        self._loss_terms = loss_fn
+        if len(self._scales) > 1:
+            self._bar.set_description_str(
+                f"scale {index + 1}/{len(self._scales)} ({scale.size} px)"
+            )
+
     def report_steps(self) -> list[int]:
         """Steps at which the optimiser must stop and report (log, image, snapshot)."""
         intervals = [self._log.every, self._log.image_every, self._log.snapshot_every]
@@ -210,7 +242,7 @@ class RunLogger:
             {step for every in intervals if every for step in range(every, self._steps, every)}
         )
 
-    def log_inputs(self, inputs: Inputs) -> None:
+    def log_inputs(self, inputs: stylize.Inputs) -> None:
         with self._writer.as_default(step=0):
             tf.summary.image("image/0_content", images.to_uint8(inputs.content)[None])
             for index, style in enumerate(inputs.styles, start=1):
@@ -229,7 +261,7 @@ class RunLogger:
             self._log_image(progress.step, progress.image)
         if _due(progress.step, self._log.snapshot_every):
             snapshot = self._run_dir / "snapshots" / f"step_{progress.step:06d}.png"
-            images.save_image(snapshot, progress.image[0].numpy())
+            images.save_image(snapshot, self._present(progress.image))
 
     def log_final(self, result) -> dict[str, float]:
         losses = self._log_losses(
@@ -255,7 +287,7 @@ class RunLogger:
     def save_interrupted(self) -> None:
         """Keep what was computed when the user presses Ctrl-C."""
         if self._last_image is not None:
-            images.save_image(self._run_dir / "interrupted.png", self._last_image[0].numpy())
+            images.save_image(self._run_dir / "interrupted.png", self._present(self._last_image))
         self._writer.flush()
         self._metrics.close()
 
@@ -284,7 +316,7 @@ class RunLogger:
 
     def _log_image(self, step: int, image: tf.Tensor) -> None:
         with self._writer.as_default(step=step):
-            tf.summary.image("image/2_result", images.to_uint8(image[0].numpy())[None])
+            tf.summary.image("image/2_result", images.to_uint8(self._present(image))[None])
 
 
 def _due(step: int, every: int) -> bool:

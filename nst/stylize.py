@@ -3,21 +3,29 @@
 Images are float32 RGB arrays in [0, 1] of shape (H, W, 3), as `nst.images` loads them.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from nst import images
+from nst import color, images
 from nst.config import Config
 from nst.losses import StyleTransferLoss
-from nst.optimize import OptimizeResult, Progress, minimize
+from nst.optimize import LossFn, OptimizeResult, Progress, minimize
 
 
 def make_loss(
-    feature_model, content: np.ndarray, styles: Sequence[np.ndarray], config: Config
+    feature_model,
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    config: Config,
+    style_masks: Sequence[np.ndarray | None] | None = None,
 ) -> StyleTransferLoss:
-    """The configured loss with its targets taken from `content` and the blended `styles`."""
+    """The configured loss with its targets taken from `content` and the blended `styles`.
+
+    `style_masks`: per style, None or an (H, W) mask in [0, 1] at the content's size.
+    """
     return StyleTransferLoss(
         feature_model,
         tf.constant(content),
@@ -28,7 +36,64 @@ def make_loss(
         content_weight=config.loss.content_weight,
         style_weight=config.loss.style_weight,
         tv_weight=config.loss.tv_weight,
+        style_loss=config.loss.style_loss,
+        style_masks=style_masks,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """Every image a run needs, loaded: the content at the output size, the styles at
+    size x style_scale, masks (H, W) in [0, 1] at the content's size or None per style."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    masks: list[np.ndarray | None]
+    init_image: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    size: int  # longest side, px
+    steps: int
+
+
+def plan_scales(config: Config) -> list[Scale]:
+    """Coarse to fine: each scale starts from the previous result, upsampled.
+
+    Automatic (scales.count 0): one scale up to 512 px; above that, sizes halve from the output
+    size while they stay at least scales.min_size (1024 px -> 256, 512, 1024). A count N gives N
+    sizes spaced evenly in scale from min_size to the output size.
+    """
+    size, plan = config.image.size, config.scales
+    if plan.count == 0:
+        sizes = [size]
+        while size > 512 and sizes[0] / 2 >= plan.min_size:
+            sizes.insert(0, round(sizes[0] / 2))
+    else:
+        smallest = min(plan.min_size, size)
+        ratios = np.geomspace(smallest / size, 1.0, plan.count) if plan.count > 1 else [1.0]
+        sizes = sorted({max(16, round(size * ratio)) for ratio in ratios})
+    return [Scale(s, plan.steps) for s in sizes[:-1]] + [Scale(sizes[-1], config.optim.steps)]
+
+
+def prepare_colors(inputs: Inputs, config: Config) -> Inputs:
+    """Apply the colour options that act before the optimisation (see nst.color)."""
+    content, styles = inputs.content, inputs.styles
+    space = config.color.space
+    if config.color.match_style:
+        styles = [color.match_color(style, content) for style in styles]
+    if config.color.preserve == "luminance":
+        styles = [color.match_luminance(style, content, space) for style in styles]
+        content = color.luminance_image(content, space)
+    return dataclasses.replace(inputs, content=content, styles=styles)
+
+
+def finish_colors(image: np.ndarray, content: np.ndarray, config: Config) -> np.ndarray:
+    """Apply the colour options that act on the result: the content's colours put back."""
+    if config.color.preserve in ("transfer", "luminance"):
+        return color.transfer_chroma(image, content, config.color.space)
+    return np.clip(image, 0.0, 1.0)
 
 
 def initial_image(
@@ -55,13 +120,69 @@ def initial_image(
 
 
 def stylize(
-    loss: StyleTransferLoss,
-    start: np.ndarray,
+    feature_model,
+    inputs: Inputs,
     config: Config,
     report_at: Iterable[int] = (),
     on_progress: Callable[[Progress], None] = lambda progress: None,
+    on_scale: Callable[[int, Scale, LossFn], None] = lambda index, scale, loss_fn: None,
 ) -> OptimizeResult:
-    """Optimise the pixels of `start` under `loss` with the configured optimiser."""
-    return minimize(
-        tf.function(loss), tf.constant(start[None]), config.optim, report_at, on_progress
-    )
+    """Optimise an image from `inputs` (already colour-prepared) scale by scale.
+
+    Steps count on across scales (report_at and progress use the run's step numbers);
+    `on_scale` hears of each scale before it starts, with the compiled loss it uses.
+    """
+    scales = plan_scales(config)
+    total_steps = sum(scale.steps for scale in scales)
+    report_at = sorted(report_at)
+    offset, evaluations, image, result = 0, 0, None, None
+    for index, scale in enumerate(scales):
+        content = _at_size(inputs.content, scale.size)
+        height, width, _ = content.shape
+        styles = [
+            _at_size(style, max(16, round(scale.size * config.image.style_scale)))
+            for style in inputs.styles
+        ]
+        masks = [None if mask is None else _mask_at(mask, height, width) for mask in inputs.masks]
+        if image is None:
+            start = initial_image(config.init, content, styles, config.seed, inputs.init_image)
+        else:  # Coarse to fine: the last scale's result, upsampled.
+            start = images.resize_to(image, height, width)
+        loss_fn = tf.function(make_loss(feature_model, content, styles, config, masks))
+        on_scale(index, scale, loss_fn)
+
+        def report(progress: Progress, offset=offset, evaluations=evaluations) -> None:
+            on_progress(
+                dataclasses.replace(
+                    progress,
+                    step=offset + progress.step,
+                    steps=total_steps,
+                    evaluations=evaluations + progress.evaluations,
+                )
+            )
+
+        local_report_at = [
+            step - offset for step in report_at if offset < step < offset + scale.steps
+        ]
+        optim = dataclasses.replace(config.optim, steps=scale.steps)
+        result = minimize(loss_fn, tf.constant(start[None]), optim, local_report_at, report)
+        offset += result.steps_done
+        evaluations += result.evaluations
+        image = result.image[0].numpy()
+        if result.diverged:
+            break  # A later scale can't recover from a broken image.
+        if index < len(scales) - 1:
+            offset = sum(
+                s.steps for s in scales[: index + 1]
+            )  # An early stop skips to the next scale.
+    return dataclasses.replace(result, steps_done=offset, evaluations=evaluations)
+
+
+def _at_size(image: np.ndarray, size: int) -> np.ndarray:
+    return image if max(image.shape[:2]) == size else images.resize_longest_side(image, size)
+
+
+def _mask_at(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An (H, W) mask resized to (height, width), via the 3-channel image resize."""
+    as_image = np.repeat(mask[:, :, None], 3, axis=2)
+    return images.resize_to(as_image, height, width)[:, :, 0]

@@ -356,7 +356,7 @@ def test_config_to_dict_is_plain_json_data():
     config = nst_config.config_from_dict({"content": "c.jpg", "style": "s.jpg"}, "x.yaml")
     data = nst_config.config_to_dict(config)
     assert json.loads(json.dumps(data)) == data
-    assert data["style"] == [{"path": "s.jpg", "weight": 1.0}]
+    assert data["style"] == [{"path": "s.jpg", "weight": 1.0, "mask": ""}]
 
 
 def test_config_is_frozen(write_config):

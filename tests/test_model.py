@@ -110,3 +110,15 @@ def test_a_file_that_is_not_vgg_weights_is_a_user_error(tmp_path):
     path.write_text("not hdf5")
     with pytest.raises(UserError, match="is not a Keras vgg16 weights file"):
         build_feature_model("vgg16", str(path), "max", ["block1_conv1"])
+
+
+def test_pre_relu_taps_read_the_convolution_before_its_relu():
+    image = random_rgb()
+    post = build_feature_model("vgg16", "none", "max", ["block1_conv2", "block2_conv1"])(image)
+    pre = build_feature_model(
+        "vgg16", "none", "max", ["block1_conv2", "block2_conv1"], taps="pre_relu"
+    )(image)
+    for name in ("block1_conv2", "block2_conv1"):
+        before, after = np.asarray(pre[name]), np.asarray(post[name])
+        assert before.min() < 0  # not rectified
+        np.testing.assert_allclose(np.maximum(before, 0), after, rtol=1e-5, atol=1e-5)

@@ -32,7 +32,7 @@ def test_lbfgs_transfers_the_style_and_keeps_the_content():
     loss = stylize.make_loss(model, content, [style], config)
 
     _, before = loss(tf.constant(content[None]))
-    result = stylize.stylize(loss, content, config)
+    result = stylize.stylize(model, stylize.Inputs(content, [style], [None]), config)
     _, after = loss(result.image)
 
     assert result.stop_reason == "completed"

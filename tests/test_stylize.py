@@ -1,0 +1,109 @@
+"""nst.stylize: the scale plan, colour options around the optimisation, coarse-to-fine runs."""
+
+import numpy as np
+import pytest
+
+from nst import stylize
+from nst.config import config_from_dict
+from nst.model import build_feature_model
+
+FAST_LAYERS = {
+    "content": {"block2_conv2": 1.0},
+    "style": {"block1_conv1": 1.0, "block2_conv1": 1.0},
+}
+
+
+def make_config(**sections):
+    data = {"content": "c.png", "style": "s.png", "layers": FAST_LAYERS} | sections
+    return config_from_dict(data, "test")
+
+
+def random_image(seed, height, width):
+    return np.random.default_rng(seed).uniform(size=(height, width, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("size", "sizes"),
+    [
+        (256, [256]),
+        (512, [512]),
+        (600, [300, 600]),
+        (1024, [256, 512, 1024]),
+        (2048, [256, 512, 1024, 2048]),
+    ],
+)
+def test_automatic_scales_start_coarse_only_above_512_px(size, sizes):
+    plan = stylize.plan_scales(make_config(image={"size": size}, optim={"steps": 50}))
+    assert [scale.size for scale in plan] == sizes
+    assert [scale.steps for scale in plan] == [200] * (len(sizes) - 1) + [50]
+
+
+def test_a_scale_count_spaces_sizes_evenly_from_min_size():
+    config = make_config(image={"size": 400}, scales={"count": 3, "min_size": 100, "steps": 7})
+    plan = stylize.plan_scales(config)
+    assert [scale.size for scale in plan] == [100, 200, 400]
+    assert [scale.steps for scale in plan] == [7, 7, config.optim.steps]
+
+
+def test_one_scale_when_count_is_one():
+    assert len(stylize.plan_scales(make_config(image={"size": 2048}, scales={"count": 1}))) == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return build_feature_model(
+        "vgg16", "none", "max", ["block2_conv2", "block1_conv1", "block2_conv1"]
+    )
+
+
+def test_coarse_to_fine_runs_every_scale_and_counts_steps_across_them(tiny_model):
+    config = make_config(
+        image={"size": 48},
+        scales={"count": 2, "min_size": 24, "steps": 3},
+        optim={"name": "adam", "steps": 4},
+    )
+    inputs = stylize.Inputs(random_image(0, 36, 48), [random_image(1, 48, 48)], [None])
+    scales, reports = [], []
+    result = stylize.stylize(
+        tiny_model,
+        inputs,
+        config,
+        report_at=[2, 5],
+        on_progress=reports.append,
+        on_scale=lambda index, scale, loss_fn: scales.append(scale.size),
+    )
+    assert scales == [24, 48]
+    assert result.steps_done == 7 and result.evaluations == 7
+    assert result.image.shape == (1, 36, 48, 3)
+    steps = [report.step for report in reports]
+    assert steps[-1] == 7 and {2, 3, 5} <= set(steps) and steps == sorted(steps)
+    assert all(report.steps == 7 for report in reports)
+
+
+def test_match_style_gives_the_style_the_contents_colour_statistics():
+    content = random_image(0, 20, 20) * 0.3 + 0.1  # dark, low-contrast
+    style = random_image(1, 20, 20) * 0.2 + 0.7  # bright
+    config = make_config(color={"match_style": True})
+    prepared = stylize.prepare_colors(stylize.Inputs(content, [style], [None]), config)
+    np.testing.assert_allclose(
+        prepared.styles[0].mean(axis=(0, 1)), content.mean(axis=(0, 1)), atol=0.02
+    )
+    assert prepared.content is content
+
+
+def test_luminance_mode_optimises_grey_images_and_puts_the_contents_colours_back():
+    content = random_image(0, 20, 20)
+    style = random_image(1, 20, 20)
+    config = make_config(color={"preserve": "luminance"})
+    prepared = stylize.prepare_colors(stylize.Inputs(content, [style], [None]), config)
+    for image in (prepared.content, prepared.styles[0]):
+        np.testing.assert_allclose(image[..., 0], image[..., 2])  # grey: equal channels
+    grey_result = np.full((20, 20, 3), 0.5, np.float32)
+    final = stylize.finish_colors(grey_result, content, config)
+    assert not np.allclose(final[..., 0], final[..., 2])  # the content's colours came back
+
+
+def test_without_colour_options_the_result_is_only_clipped():
+    image = random_image(0, 8, 8) * 1.4 - 0.2
+    final = stylize.finish_colors(image, random_image(1, 8, 8), make_config())
+    np.testing.assert_allclose(final, np.clip(image, 0, 1))
