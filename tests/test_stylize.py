@@ -107,3 +107,48 @@ def test_without_colour_options_the_result_is_only_clipped():
     image = random_image(0, 8, 8) * 1.4 - 0.2
     final = stylize.finish_colors(image, random_image(1, 8, 8), make_config())
     np.testing.assert_allclose(final, np.clip(image, 0, 1))
+
+
+@pytest.mark.parametrize(("style_scale", "longest"), [(0.5, 24), (1.0, 48), (2.0, 96)])
+def test_style_scale_sets_the_style_images_size_relative_to_the_output(
+    tmp_path, style_scale, longest
+):
+    from PIL import Image
+
+    from nst import run
+
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "c.png")
+    Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(tmp_path / "s.png")
+    config = config_from_dict(
+        {
+            "content": str(tmp_path / "c.png"),
+            "style": str(tmp_path / "s.png"),
+            "image": {"size": 48, "style_scale": style_scale},
+            "layers": FAST_LAYERS,
+        },
+        "test",
+    )
+    inputs = run.load_inputs(config)
+    assert inputs.content.shape == (36, 48, 3)
+    assert inputs.styles[0].shape == (longest, longest, 3)
+
+
+def test_a_black_mask_is_refused_with_its_path(tmp_path):
+    from PIL import Image
+
+    from nst import run
+    from nst.errors import UserError
+
+    for name in ("c.png", "s.png", "mask.png"):
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / name)
+    config = config_from_dict(
+        {
+            "content": str(tmp_path / "c.png"),
+            "style": [{"path": str(tmp_path / "s.png"), "mask": str(tmp_path / "mask.png")}],
+            "image": {"size": 32},
+            "layers": FAST_LAYERS,
+        },
+        "test",
+    )
+    with pytest.raises(UserError, match="mask.png' is black everywhere"):
+        run.load_inputs(config)
