@@ -81,6 +81,9 @@ class OptimConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     history: int = 100  # L-BFGS correction pairs kept
+    # L-BFGS: tfp's Hager-Zhang line search (~3 evaluations an iteration), or none: step 1 as
+    # Torch's L-BFGS and jcjohnson/neural-style take, one evaluation an iteration.
+    line_search: str = "hager_zhang"
     tolerance: float = 0.0  # L-BFGS gradient tolerance; 0 runs every step
 
 
@@ -136,6 +139,7 @@ _CHOICES = {
     "ModelConfig.pooling": ("max", "avg"),
     "ModelConfig.taps": ("post_relu", "pre_relu"),
     "OptimConfig.name": ("lbfgs", "adam"),
+    "OptimConfig.line_search": ("hager_zhang", "none"),
     "LossConfig.style_loss": ("gram", "mean_std", "wasserstein"),
     "ColorConfig.preserve": ("none", "transfer", "luminance"),
     "ColorConfig.space": ("yiq", "ycbcr"),

@@ -17,6 +17,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from nst.lbfgs import FixedStepLBFGS
+
 if TYPE_CHECKING:
     from nst.config import OptimConfig
 
@@ -57,11 +59,12 @@ def minimize(
     Chunks always end at each step in `report_at` and at the last step; between those they are
     sized to take about `seconds_per_report`.
     """
-    runner = (
-        _LBFGS(loss_fn, initial_image, optim)
-        if optim.name == "lbfgs"
-        else _Adam(loss_fn, initial_image, optim)
-    )
+    if optim.name == "adam":
+        runner = _Adam(loss_fn, initial_image, optim)
+    elif optim.line_search == "none":
+        runner = _FixedStepLBFGSRunner(loss_fn, initial_image, optim)
+    else:
+        runner = _LBFGS(loss_fn, initial_image, optim)
     boundaries = sorted({step for step in report_at if 0 < step < optim.steps} | {optim.steps})
     step, seconds_per_step = 0, None
     while step < optim.steps:
@@ -86,18 +89,51 @@ def _non_finite_reason(loss: float) -> str:
     return ""
 
 
+def _flat_value_and_gradient(loss_fn: LossFn, shape) -> Callable:
+    """The loss and its gradient as functions of the flattened image, as L-BFGS wants them."""
+
+    @tf.function
+    def value_and_gradient(position):
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            total, _ = loss_fn(tf.reshape(position, shape))
+        return total, tape.gradient(total, position)
+
+    return value_and_gradient
+
+
+class _FixedStepLBFGSRunner:
+    """Torch-style L-BFGS (nst.lbfgs): one evaluation per iteration, no line search."""
+
+    def __init__(self, loss_fn: LossFn, initial_image: tf.Tensor, optim: "OptimConfig"):
+        self._shape = initial_image.shape
+        value_and_gradient = _flat_value_and_gradient(loss_fn, self._shape)
+        self._lbfgs = FixedStepLBFGS(
+            value_and_gradient, tf.reshape(initial_image, [-1]), optim.history
+        )
+
+    def run_to(self, step: int) -> tuple[float, int]:
+        self._lbfgs.run(step - int(self._lbfgs.iterations))
+        return float(self._lbfgs.value), int(self._lbfgs.iterations)
+
+    @property
+    def image(self) -> tf.Tensor:
+        return tf.reshape(tf.convert_to_tensor(self._lbfgs.position), self._shape)
+
+    @property
+    def evaluations(self) -> int:
+        return int(self._lbfgs.evaluations)
+
+    def stop_reason(self, loss: float, target: int) -> str:
+        return _non_finite_reason(loss)
+
+
 class _LBFGS:
     """tfp's L-BFGS on the flattened image, resumed chunk by chunk from its own results."""
 
     def __init__(self, loss_fn: LossFn, initial_image: tf.Tensor, optim: "OptimConfig"):
         shape = initial_image.shape
-
-        @tf.function
-        def value_and_gradient(position):
-            with tf.GradientTape() as tape:
-                tape.watch(position)
-                total, _ = loss_fn(tf.reshape(position, shape))
-            return total, tape.gradient(total, position)
+        value_and_gradient = _flat_value_and_gradient(loss_fn, shape)
 
         settings = dict(num_correction_pairs=optim.history, tolerance=optim.tolerance)
         # The starting state (one evaluation, no iteration) is made eagerly: only the resuming
