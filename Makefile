@@ -9,7 +9,7 @@ ARGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run sweep test test-fast lint format tensorboard clean
+.PHONY: install run sweep bench test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -30,6 +30,10 @@ run: install
 # ARGS here are sweep flags, e.g. ARGS="--jobs 2" or ARGS="--resume"
 sweep: install
 	$(BIN)/nst sweep $(SWEEP) $(ARGS)
+
+# Timings, evaluations per iteration, time to quality (scripts/bench.py); ARGS=--quick is ~2 min
+bench: install
+	$(BIN)/python scripts/bench.py $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest

@@ -81,10 +81,11 @@ class OptimConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     history: int = 100  # L-BFGS correction pairs kept
-    # L-BFGS: tfp's Hager-Zhang line search (~3 evaluations an iteration), or none: step 1 as
-    # Torch's L-BFGS and jcjohnson/neural-style take, one evaluation an iteration.
-    line_search: str = "hager_zhang"
-    tolerance: float = 0.0  # L-BFGS gradient tolerance; 0 runs every step
+    # L-BFGS: none takes step 1 as Torch's L-BFGS and jcjohnson/neural-style do, one evaluation
+    # an iteration; hager_zhang is tfp's line search, ~3 evaluations an iteration for about the
+    # same loss per iteration (README "Optimisers"), so none is the default.
+    line_search: str = "none"
+    tolerance: float = 0.0  # L-BFGS: stop when no gradient entry is larger; 0 runs every step
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,10 +16,17 @@ _MIN_CURVATURE = 1e-10
 class FixedStepLBFGS:
     """Minimise `value_and_gradient(position)` over a flat float32 position."""
 
-    def __init__(self, value_and_gradient, initial_position: tf.Tensor, history: int):
+    def __init__(
+        self,
+        value_and_gradient,
+        initial_position: tf.Tensor,
+        history: int,
+        tolerance: float = 0.0,
+    ):
         size = int(initial_position.shape[0])
         self._value_and_gradient = value_and_gradient
         self._history = history
+        self._tolerance = tolerance  # stop once no gradient entry is larger; 0 never stops
         self.position = tf.Variable(initial_position)
         value, gradient = value_and_gradient(initial_position)
         self.value = tf.Variable(value)
@@ -39,6 +46,8 @@ class FixedStepLBFGS:
 
     def _iterate(self, count):
         for _ in tf.range(count):
+            if tf.reduce_max(tf.abs(self._gradient)) <= self._tolerance:
+                break
             direction = self._direction(-self._gradient)
             # Torch scales the very first step by the gradient's size; later steps are 1.
             first = tf.minimum(1.0, 1.0 / tf.reduce_sum(tf.abs(self._gradient)))

@@ -109,8 +109,9 @@ class _FixedStepLBFGSRunner:
         self._shape = initial_image.shape
         value_and_gradient = _flat_value_and_gradient(loss_fn, self._shape)
         self._lbfgs = FixedStepLBFGS(
-            value_and_gradient, tf.reshape(initial_image, [-1]), optim.history
+            value_and_gradient, tf.reshape(initial_image, [-1]), optim.history, optim.tolerance
         )
+        self._tolerance = optim.tolerance
 
     def run_to(self, step: int) -> tuple[float, int]:
         self._lbfgs.run(step - int(self._lbfgs.iterations))
@@ -125,7 +126,14 @@ class _FixedStepLBFGSRunner:
         return int(self._lbfgs.evaluations)
 
     def stop_reason(self, loss: float, target: int) -> str:
-        return _non_finite_reason(loss)
+        if reason := _non_finite_reason(loss):
+            return reason
+        if int(self._lbfgs.iterations) < target:  # It stops early only when converged.
+            return (
+                f"L-BFGS converged after {int(self._lbfgs.iterations)} iterations "
+                f"(no gradient entry above optim.tolerance={self._tolerance})"
+            )
+        return ""
 
 
 class _LBFGS:

@@ -25,7 +25,8 @@ def test_converges_on_an_unevenly_scaled_quadratic():
     lbfgs = FixedStepLBFGS(quadratic(scales, target), tf.zeros([8]), history=10)
     lbfgs.run(40)
     np.testing.assert_allclose(lbfgs.position.numpy(), target.numpy(), atol=1e-4)
-    assert int(lbfgs.evaluations) == 41  # the start, then one per iteration
+    # The start, then one per iteration (it stops early once the gradient is exactly zero).
+    assert int(lbfgs.evaluations) == int(lbfgs.iterations) + 1
 
 
 def test_stopping_and_resuming_keeps_the_path():
@@ -50,3 +51,14 @@ def test_as_an_optimiser_option_it_takes_one_evaluation_per_step():
     result = minimize(loss, tf.zeros_like(target), optim, report_at=[10, 20])
     assert result.steps_done == 30 and result.evaluations == 31
     np.testing.assert_allclose(result.image.numpy(), target.numpy(), atol=1e-3)
+
+
+def test_reaching_an_exact_minimum_ends_the_run_with_a_reason_instead_of_spinning():
+    target = tf.constant(np.linspace(0, 1, 12, dtype=np.float32).reshape(1, 2, 2, 3))
+
+    def loss(image):
+        return tf.reduce_sum(tf.square(image - target)), {}
+
+    result = minimize(loss, tf.zeros_like(target), OptimConfig(steps=500, line_search="none"))
+    assert result.steps_done < 500
+    assert "converged" in result.stop_reason

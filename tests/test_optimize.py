@@ -53,7 +53,7 @@ def test_lbfgs_in_chunks_follows_the_same_path_as_one_call(style_loss):
     chunked = minimize(
         style_loss.fn,
         style_loss.start,
-        OptimConfig(steps=steps),
+        OptimConfig(steps=steps, line_search="hager_zhang"),
         report_at=range(0, steps, 10),
         seconds_per_report=0.0,  # as many chunks as possible: one step each
     )
@@ -99,23 +99,28 @@ def test_adam_path_does_not_depend_on_chunking(style_loss):
     np.testing.assert_allclose(few.image.numpy(), many.image.numpy(), atol=1e-6)
 
 
-def test_lbfgs_stopping_early_says_why():
+@pytest.mark.parametrize("line_search", ["none", "hager_zhang"])
+def test_lbfgs_stopping_early_says_why(line_search):
     target = tf.constant(np.linspace(0, 1, 12, dtype=np.float32).reshape(1, 2, 2, 3))
 
     def quadratic(image):
         return tf.reduce_sum(tf.square(image - target)), {}
 
-    result = minimize(quadratic, tf.zeros_like(target), OptimConfig(steps=200, tolerance=1e-6))
+    optim = OptimConfig(steps=200, tolerance=1e-4, line_search=line_search)
+    result = minimize(quadratic, tf.zeros_like(target), optim)
     assert result.steps_done < 200
     assert "converged" in result.stop_reason or "line search" in result.stop_reason
     np.testing.assert_allclose(result.image.numpy(), target.numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["lbfgs", "adam"])
-def test_a_non_finite_loss_stops_the_run_with_a_hint(name):
+@pytest.mark.parametrize(
+    ("name", "line_search"), [("lbfgs", "none"), ("lbfgs", "hager_zhang"), ("adam", "none")]
+)
+def test_a_non_finite_loss_stops_the_run_with_a_hint(name, line_search):
     def broken(image):
         return tf.reduce_sum(image) * float("nan"), {}
 
-    result = minimize(broken, tf.ones([1, 2, 2, 3]), OptimConfig(name=name, steps=10))
+    optim = OptimConfig(name=name, steps=10, line_search=line_search)
+    result = minimize(broken, tf.ones([1, 2, 2, 3]), optim)
     assert result.steps_done < 10
     assert "nan" in result.stop_reason

@@ -1,0 +1,365 @@
+"""How fast nst is: seconds per loss evaluation, evaluations per iteration, time to quality.
+
+    make bench                   # the default set: about 10 minutes on an idle 2-core CPU
+    make bench ARGS=--quick      # sizes 128 and 256, VGG16, short runs: about 2 minutes
+    .venv/bin/python scripts/bench.py --sizes 512 --networks vgg19 --json out.json
+
+Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by default):
+1. per (size, network), with random weights (the same compute as pretrained ones): the median
+   seconds of a loss + gradient evaluation as L-BFGS computes it, of the bare feature model's
+   forward and backward pass, and the peak memory; each cell in a fresh process (`--cell`);
+2. loss evaluations per iteration of tfp's L-BFGS (Hager-Zhang line search) at the smallest size;
+3. time to quality on Tübingen + Starry Night with VGG16 HED weights: the TensorFlow tutorial's
+   Adam (a) and full-size L-BFGS (b) against nst's default settings (c), on the same loss.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from nst import optimize, stylize
+from nst.config import config_from_dict
+from nst.errors import UserError
+from nst.model import build_feature_model
+from nst.run import load_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT, STYLE = ROOT / "assets/tubingen.jpg", ROOT / "assets/starry_night.jpg"
+# (default, --quick) for each setting; a flag given explicitly wins over both.
+DEFAULTS = {
+    "sizes": ([256, 512, 1024], [128, 256]),
+    "networks": (["vgg16", "vgg19"], ["vgg16"]),
+    "repeats": (3, 2),
+    "lbfgs_iterations": (20, 10),
+    "quality_size": (128, 64),
+    "tutorial_steps": (1000, 200),
+    "lbfgs_steps": (1000, 100),
+}
+# The issue's goal for (c): reach each baseline's final loss within this share of its wall time.
+TARGETS = {"tutorial": 1 / 10, "lbfgs": 1 / 3}
+LABELS = {"tutorial": "(a) TF tutorial Adam", "lbfgs": "(b) L-BFGS", "ours": "(c) nst defaults"}
+
+
+def bench_config(size: int, network: str, weights: str, **sections):
+    """The project's default config for Tübingen + Starry Night, with `sections` on top."""
+    data = {"content": str(CONTENT), "style": str(STYLE), "image": {"size": size}}
+    data |= {"model": {"network": network, "weights": weights}, **sections}
+    return config_from_dict(data, source="bench")
+
+
+def feature_model(config):
+    """(the config's feature model, the config); HED weights fall back to random ones."""
+    layers, model = [*config.layers.content, *config.layers.style], config.model
+    try:
+        return build_feature_model(model.network, model.weights, model.pooling, layers), config
+    except UserError as error:
+        warnings.warn(f"{error}: using random weights instead", stacklevel=2)
+        config = dataclasses.replace(config, model=dataclasses.replace(model, weights="none"))
+        return build_feature_model(model.network, "none", model.pooling, layers), config
+
+
+def value_and_gradient_of(scalar_fn, shape):
+    """f(flat image) -> (value, gradient), compiled, the way nst.optimize hands it to L-BFGS."""
+
+    @tf.function
+    def value_and_gradient(position):
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            value = scalar_fn(tf.reshape(position, shape))
+        return value, tape.gradient(value, position)
+
+    return value_and_gradient
+
+
+def first_and_median_seconds(function, position, repeats: int) -> tuple[float, float]:
+    """Seconds of the first call (tracing included) and the median of `repeats` calls after it."""
+    times = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        value, gradient = function(position)
+        value.numpy(), gradient.numpy()  # waits for the device to finish
+        times.append(time.perf_counter() - started)
+    return times[0], statistics.median(times[1:])
+
+
+def measure_cell(size: int, network: str, repeats: int) -> dict:
+    """Section 1 for one (size, network), alone in its process so the peak memory is its own."""
+    model, config = feature_model(bench_config(size, network, "none"))
+    inputs = load_inputs(config)
+    loss_fn = tf.function(stylize.make_loss(model, inputs.content, inputs.styles, config))
+    shape, position = (1, *inputs.content.shape), tf.constant(inputs.content.reshape(-1))
+
+    def features_sum(image):  # the outputs of the layers the loss reads, with no loss on top
+        return tf.add_n([tf.reduce_sum(output) for output in model(image).values()])
+
+    loss_first, loss_seconds = first_and_median_seconds(
+        value_and_gradient_of(lambda image: loss_fn(image)[0], shape), position, repeats
+    )
+    _, features_seconds = first_and_median_seconds(
+        value_and_gradient_of(features_sum, shape), position, repeats
+    )
+    gpu_peak_mib = None
+    if tf.config.list_physical_devices("GPU"):
+        gpu_peak_mib = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return {
+        "size": size,
+        "network": network,
+        "height": shape[1],
+        "width": shape[2],
+        "loss_seconds": loss_seconds,
+        "features_seconds": features_seconds,
+        "loss_overhead_percent": 100 * (loss_seconds / features_seconds - 1),
+        "loss_first_call_seconds": loss_first,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "gpu_peak_mib": gpu_peak_mib,
+    }
+
+
+def run_cell(size: int, network: str, repeats: int) -> dict:
+    command = [sys.executable, __file__, "--cell", str(size), network, "--repeats", str(repeats)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench: the {size} px {network} cell failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def lbfgs_evaluations(size: int, iterations: int) -> dict:
+    """Section 2: loss evaluations per iteration of tfp's L-BFGS from the content image."""
+    model, config = feature_model(bench_config(size, "vgg16", "hed"))
+    inputs = load_inputs(config)
+    loss_fn = tf.function(stylize.make_loss(model, inputs.content, inputs.styles, config))
+    optim = dataclasses.replace(
+        config.optim, name="lbfgs", line_search="hager_zhang", steps=iterations
+    )
+    result = optimize.minimize(loss_fn, tf.constant(inputs.content[None]), optim)
+    return {
+        "size": size,
+        "weights": config.model.weights,
+        "line_search": optim.line_search,
+        "iterations": result.steps_done,
+        "evaluations": result.evaluations,  # the one at the starting image included
+        "per_iteration": result.evaluations / result.steps_done,
+        "adam_per_step": 1,  # by construction: one loss and gradient per update
+    }
+
+
+class _Reached(Exception):
+    """Ends a run from its progress callback, keeping the progress it was raised at."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+
+def timed_run(model, inputs, config, reference_loss, stop_at_loss=-math.inf) -> dict:
+    """One stylize run recording (seconds since start, step, loss) at each progress report;
+    it stops early at the first report whose loss is at most `stop_at_loss`."""
+    trace, started = [], time.perf_counter()
+
+    def record(progress):
+        trace.append([time.perf_counter() - started, progress.step, progress.loss])
+        if progress.loss <= stop_at_loss:
+            raise _Reached(progress)
+
+    steps = sum(scale.steps for scale in stylize.plan_scales(config))
+    try:
+        result = stylize.stylize(model, inputs, config, range(10, steps, 10), record)
+        end = result.image, result.steps_done, result.evaluations, result.stop_reason
+    except _Reached as reached:
+        progress = reached.progress
+        end = progress.image, progress.step, progress.evaluations, "reached both baselines"
+    seconds = time.perf_counter() - started
+    image, steps_done, evaluations, stop_reason = end
+    return {
+        "optim": dataclasses.asdict(config.optim),
+        "scale_sizes": [scale.size for scale in stylize.plan_scales(config)],
+        "steps_done": steps_done,
+        "evaluations": evaluations,
+        "stop_reason": stop_reason,
+        "seconds": seconds,
+        "final_loss": float(reference_loss(image)[0]),  # the same loss for all runs
+        "trace": trace,  # [seconds, step, loss]; L-BFGS's loss is at the current image
+    }
+
+
+def time_to_quality(size: int, tutorial_steps: int, lbfgs_steps: int, ours_steps) -> dict:
+    """Section 3: when does (c) reach the final losses of (a) and (b), and how soon is that."""
+    full_size = {"scales": {"count": 1}}
+    tutorial = {"name": "adam", "learning_rate": 0.02, "beta_1": 0.99, "epsilon": 0.1}
+    hager_zhang = {"name": "lbfgs", "line_search": "hager_zhang"}  # tfp's, whatever the default
+    configs = {
+        "tutorial": {"optim": {**tutorial, "steps": tutorial_steps}, **full_size},
+        "lbfgs": {"optim": {**hager_zhang, "steps": lbfgs_steps}, **full_size},
+        "ours": {"optim": {"steps": ours_steps}} if ours_steps else {},
+    }
+    model, base = feature_model(bench_config(size, "vgg16", "hed"))
+    inputs = stylize.prepare_colors(load_inputs(base), base)
+    # Measures every final image; building it (an eager pass) also warms the model up.
+    reference_loss = stylize.make_loss(model, inputs.content, inputs.styles, base)
+    runs = {}
+    for name, sections in configs.items():
+        config = bench_config(size, "vgg16", base.model.weights, **sections)
+        baselines = [runs[baseline]["final_loss"] for baseline in TARGETS if baseline in runs]
+        stop_at = min(baselines) if name == "ours" else -math.inf  # no use going further
+        runs[name] = timed_run(model, inputs, config, reference_loss, stop_at)
+    comparisons = {}
+    for name, share in TARGETS.items():
+        loss = runs[name]["final_loss"]
+        reached = [seconds for seconds, _, ours in runs["ours"]["trace"] if ours <= loss]
+        ratio = reached[0] / runs[name]["seconds"] if reached else None
+        comparisons[name] = {
+            "loss": loss,
+            "seconds": reached[0] if reached else None,
+            "ratio": ratio,
+            "target_ratio": share,
+            "met": ratio is not None and ratio <= share,
+        }
+    return {"size": size, "weights": base.model.weights, "runs": runs, "ours_vs": comparisons}
+
+
+def environment(args) -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "device": {
+            "cpu": names[0] if names else platform.processor(),
+            "cores": os.cpu_count(),
+            "load_average_at_start": os.getloadavg()[0],
+            "gpus": [tf.config.experimental.get_device_details(g)["device_name"] for g in gpus],
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tensorflow_probability": tfp.__version__,
+            "numpy": np.__version__,
+        },
+        "settings": {
+            **{key: getattr(args, key) for key in DEFAULTS},
+            "ours_max_steps": args.ours_max_steps,
+            "dtype_policy": keras.mixed_precision.global_policy().name,
+            "xla_jit": bool(tf.config.optimizer.get_jit()),
+        },
+    }
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def print_report(report: dict) -> None:
+    device, settings = report["device"], report["settings"]
+    print(f"nst benchmark, {report['date']}: {report['command']}")
+    print(
+        f"device: {device['cpu']}, {device['cores']} cores, {', '.join(device['gpus']) or 'no GPU'}"
+    )
+    print(f"load average at start: {device['load_average_at_start']:.2f}")
+    print("versions: " + ", ".join(f"{name} {value}" for name, value in report["versions"].items()))
+    print(f"dtype policy {settings['dtype_policy']}, XLA {'on' if settings['xla_jit'] else 'off'}")
+
+    print(f"\n1. Seconds per loss + gradient evaluation, median of {settings['repeats']}")
+    header = ["size", "network", "loss s", "features s", "loss extra", "1st call s", "RSS MiB"]
+    rows = []
+    for cell in report["seconds_per_evaluation"]:
+        rows.append(
+            [f"{cell['width']}x{cell['height']}", cell["network"], f"{cell['loss_seconds']:.3f}"]
+            + [f"{cell['features_seconds']:.3f}", f"{cell['loss_overhead_percent']:+.1f}%"]
+            + [f"{cell['loss_first_call_seconds']:.1f}", f"{cell['peak_rss_mib']:.0f}"]
+            + ([f"{cell['gpu_peak_mib']:.0f}"] if device["gpus"] else [])
+        )
+    print_table(header + (["GPU MiB"] if device["gpus"] else []), rows)
+
+    lbfgs = report["evaluations_per_iteration"]
+    print(
+        f"\n2. L-BFGS ({lbfgs['line_search']}), {lbfgs['size']} px, {lbfgs['weights']} weights: "
+        f"{lbfgs['evaluations']} evaluations / {lbfgs['iterations']} iterations = "
+        f"{lbfgs['per_iteration']:.2f} per iteration; Adam: 1 per step by construction"
+    )
+
+    quality, runs = report["time_to_quality"], report["time_to_quality"]["runs"]
+    print(f"\n3. Time to quality, {quality['size']} px, VGG16 {quality['weights']} weights")
+    rows = [
+        [LABELS[name], run["steps_done"], run["evaluations"], f"{run['seconds']:.1f}"]
+        + [f"{run['final_loss']:.4g}"]
+        for name, run in runs.items()
+    ]
+    print_table(["run", "steps", "evaluations", "seconds", "final loss"], rows)
+    for name, compared in quality["ours_vs"].items():
+        letter, goal = LABELS[name][:3], f"target at most {compared['target_ratio']:.2f}"
+        if compared["seconds"] is None:
+            print(
+                f"(c) did not reach {letter}'s loss {compared['loss']:.4g} (its final loss "
+                f"{runs['ours']['final_loss']:.4g}); {goal}: missed"
+            )
+        else:
+            print(
+                f"(c) reached {letter}'s loss {compared['loss']:.4g} after "
+                f"{compared['seconds']:.1f} s = {compared['ratio']:.2f} of {letter}'s "
+                f"{runs[name]['seconds']:.1f} s; {goal}: {'met' if compared['met'] else 'missed'}"
+            )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", help="longest sides, px (256 512 1024)")
+    parser.add_argument("--networks", nargs="+", choices=["vgg16", "vgg19"], help="(both)")
+    parser.add_argument("--repeats", type=int, help="timed calls per figure, median taken (3)")
+    parser.add_argument("--lbfgs-iterations", type=int, help="for evaluations per iteration (20)")
+    parser.add_argument("--quality-size", type=int, help="size of the time-to-quality runs (128)")
+    parser.add_argument("--tutorial-steps", type=int, help="Adam steps of run (a) (1000)")
+    parser.add_argument("--lbfgs-steps", type=int, help="L-BFGS iterations of run (b) (1000)")
+    parser.add_argument("--ours-max-steps", type=int, help="optim.steps of run (c) (its default)")
+    parser.add_argument("--quick", action="store_true", help="the smaller set (see DEFAULTS)")
+    parser.add_argument("--json", type=Path, help="where to write (runs/bench/<timestamp>.json)")
+    parser.add_argument("--cell", nargs=2, metavar=("SIZE", "NETWORK"), help="internal: section 1")
+    args = parser.parse_args(argv)
+    for key, (default, quick) in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else default)
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.cell:
+        print(json.dumps(measure_cell(int(args.cell[0]), args.cell[1], args.repeats)))
+        return
+    report = environment(args)
+    report["seconds_per_evaluation"] = [
+        run_cell(size, network, args.repeats) for size in args.sizes for network in args.networks
+    ]
+    report["evaluations_per_iteration"] = lbfgs_evaluations(min(args.sizes), args.lbfgs_iterations)
+    report["time_to_quality"] = time_to_quality(
+        args.quality_size, args.tutorial_steps, args.lbfgs_steps, args.ours_max_steps
+    )
+    print_report(report)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = args.json or ROOT / "runs" / "bench" / f"{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
