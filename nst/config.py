@@ -42,6 +42,8 @@ class ModelConfig:
     weights: str = "imagenet"  # "imagenet" | "hed" | "none" | a weights file, checked when loaded
     pooling: str = "max"
     taps: str = "post_relu"  # read layers after their ReLU, or before it (pre_relu)
+    # float32, or convolutions in 16 bits (the loss stays float32): README "Performance".
+    precision: str = "float32"
 
 
 def _frozen_weights(**weights: float) -> typing.Callable[[], Mapping[str, float]]:
@@ -139,6 +141,7 @@ _CHOICES = {
     "ModelConfig.network": networks.NETWORKS,
     "ModelConfig.pooling": ("max", "avg"),
     "ModelConfig.taps": ("post_relu", "pre_relu"),
+    "ModelConfig.precision": ("float32", "mixed_bfloat16", "mixed_float16"),
     "OptimConfig.name": ("lbfgs", "adam"),
     "OptimConfig.line_search": ("hager_zhang", "none"),
     "LossConfig.style_loss": ("gram", "mean_std", "wasserstein"),

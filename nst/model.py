@@ -44,13 +44,17 @@ def build_feature_model(
     outputs: list[str],
     seed: int = 0,
     taps: str = "post_relu",
+    precision: str = "float32",
 ) -> keras.Model:
     """A frozen model mapping (batch, H, W, 3) RGB in [0, 1] to {layer name: activation}.
 
     `weights` is "imagenet", "hed" (VGG16 only), "none" (random, seeded) or a weights file path.
     `taps` "pre_relu" reads each conv layer before its ReLU (Keras fuses the two, so the ReLU is
     split off into its own layer then), as the tch-rs and some Torch recipes do.
+    `precision` "mixed_bfloat16" or "mixed_float16" runs the convolutions in 16 bits; the
+    outputs are float32 either way, so the Gram matrices and the loss stay in float32.
     """
+    policy = keras.DTypePolicy(precision)
     all_layers = networks.layer_names(network)
     deepest = max(all_layers.index(name) for name in outputs)
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
@@ -59,7 +63,7 @@ def build_feature_model(
     for index, name in enumerate(all_layers[: deepest + 1]):
         if name.endswith("_pool"):
             pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
-            x = pool(pool_size=2, strides=2, name=name)(x)
+            x = pool(pool_size=2, strides=2, name=name, dtype=policy)(x)
         else:
             pre_relu = taps == "pre_relu"
             x = keras.layers.Conv2D(
@@ -68,13 +72,20 @@ def build_feature_model(
                 padding="same",
                 activation=None if pre_relu else "relu",
                 name=name,
+                dtype=policy,
                 # He init keeps activations at a usable scale through a random deep ReLU net.
                 kernel_initializer=keras.initializers.HeNormal(seed=seed + index),
             )(x)
             if pre_relu:
                 tapped[name] = x
-                x = keras.layers.ReLU(name=f"{name}_relu")(x)
+                x = keras.layers.ReLU(name=f"{name}_relu", dtype=policy)(x)
         tapped.setdefault(name, x)
+    if precision != "float32":
+        tapped = {
+            name: keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(x)
+            for name, x in tapped.items()
+            if name in outputs
+        }
     model = keras.Model(rgb, {name: tapped[name] for name in outputs}, name=f"{network}_features")
     _load_weights(model, network, weights)
     model.trainable = False

@@ -109,6 +109,7 @@ def execute(
         outputs=_used_layers(config),
         seed=config.seed,
         taps=config.model.taps,
+        precision=config.model.precision,
     )
     if run_dir is None:
         run_dir = create_run_dir(config.output.root, name)

@@ -323,14 +323,16 @@ def print_report(report: dict) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="longest sides, px (256 512 1024)")
-    parser.add_argument("--networks", nargs="+", choices=["vgg16", "vgg19"], help="(both)")
+    parser.add_argument("--networks", nargs="+", choices=["vgg16", "vgg19"], help="(vgg16 vgg19)")
     parser.add_argument("--repeats", type=int, help="timed calls per figure, median taken (3)")
     parser.add_argument("--lbfgs-iterations", type=int, help="for evaluations per iteration (20)")
     parser.add_argument("--quality-size", type=int, help="size of the time-to-quality runs (128)")
     parser.add_argument("--tutorial-steps", type=int, help="Adam steps of run (a) (1000)")
     parser.add_argument("--lbfgs-steps", type=int, help="L-BFGS iterations of run (b) (1000)")
     parser.add_argument("--ours-max-steps", type=int, help="optim.steps of run (c) (its default)")
-    parser.add_argument("--quick", action="store_true", help="the smaller set (see DEFAULTS)")
+    parser.add_argument(
+        "--quick", action="store_true", help="128 256 px, vgg16, 2 repeats, 10 iterations, 64 px"
+    )
     parser.add_argument("--json", type=Path, help="where to write (runs/bench/<timestamp>.json)")
     parser.add_argument("--cell", nargs=2, metavar=("SIZE", "NETWORK"), help="internal: section 1")
     args = parser.parse_args(argv)

@@ -122,3 +122,15 @@ def test_pre_relu_taps_read_the_convolution_before_its_relu():
         before, after = np.asarray(pre[name]), np.asarray(post[name])
         assert before.min() < 0  # not rectified
         np.testing.assert_allclose(np.maximum(before, 0), after, rtol=1e-5, atol=1e-5)
+
+
+def test_mixed_precision_keeps_float32_outputs_close_to_float32_features():
+    image = random_rgb(32, 32)
+    exact = build_feature_model("vgg16", "none", "max", ["block3_conv1"])(image)["block3_conv1"]
+    mixed = build_feature_model(
+        "vgg16", "none", "max", ["block3_conv1"], precision="mixed_bfloat16"
+    )(image)["block3_conv1"]
+    assert mixed.dtype == "float32"
+    exact, mixed = np.asarray(exact).ravel(), np.asarray(mixed).ravel()
+    assert np.corrcoef(exact, mixed)[0, 1] > 0.999
+    assert np.abs(mixed - exact).mean() < 0.02 * np.abs(exact).mean()
