@@ -78,12 +78,18 @@ class FixedStepLBFGS:
         alphas = tf.TensorArray(tf.float32, size=stored)
         for i in tf.range(stored):  # newest to oldest
             slot = (self._newest - i) % self._history
-            alpha = self._rho[slot] * tf.tensordot(self._steps_s[slot], q, 1)
-            q -= alpha * self._steps_y[slot]
+            alpha = self._rho[slot] * tf.tensordot(self._pair(self._steps_s, slot), q, 1)
+            q -= alpha * self._pair(self._steps_y, slot)
             alphas = alphas.write(i, alpha)
         r = q * self._hessian_scale
         for i in tf.range(stored - 1, -1, -1):  # oldest to newest
             slot = (self._newest - i) % self._history
-            beta = self._rho[slot] * tf.tensordot(self._steps_y[slot], r, 1)
-            r += self._steps_s[slot] * (alphas.read(i) - beta)
+            beta = self._rho[slot] * tf.tensordot(self._pair(self._steps_y, slot), r, 1)
+            r += self._pair(self._steps_s, slot) * (alphas.read(i) - beta)
         return r
+
+    @staticmethod
+    def _pair(history: tf.Variable, slot) -> tf.Tensor:
+        # A gather reads one row; indexing would read the whole (history x size) variable first,
+        # hundreds of megabytes per step at 512 px.
+        return tf.gather(history, slot)
