@@ -89,12 +89,9 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     name = config.output.name or Path(args.config).stem
-    with _quiet_tensorflow_startup():
-        import tensorflow as tf
+    _load_tensorflow_quietly()
+    from nst import run
 
-        from nst import run
-
-        tf.config.list_physical_devices()  # Device discovery logs too; do it while quiet.
     # Images are checked before the model is built or any directory is made.
     outcome = run.execute(config, name, show_progress=not args.quiet)
     if outcome.stop_reason != "completed":
@@ -111,12 +108,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from nst.sweep import load_sweep
 
     sweep = load_sweep(args.sweep)
-    with _quiet_tensorflow_startup():
-        import tensorflow as tf  # Loaded quietly here, once, for members run in this process.
+    _load_tensorflow_quietly()  # Once, here, for the members that run in this process.
+    from nst import sweep_runner
 
-        from nst import run, sweep_runner  # noqa: F401
-
-        tf.config.list_physical_devices()
     total = len(sweep.members)
     print(f"sweep {sweep.name}: {total} members, varying {', '.join(sweep.varied_keys)}")
 
@@ -139,9 +133,19 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_tensorflow_quietly() -> None:
+    """Import TensorFlow and nst's TensorFlow modules, and find the devices, without the C++ log
+    lines they print on the way (set NST_VERBOSE=1 to see them)."""
+    with _quiet_stderr():
+        import tensorflow as tf
+
+        import nst.run  # noqa: F401 (TensorFlow Probability and Keras load here)
+
+        tf.config.list_physical_devices()  # Device discovery logs too.
+
+
 @contextlib.contextmanager
-def _quiet_tensorflow_startup():
-    """Hide the C++ log lines TensorFlow prints while it loads (set NST_VERBOSE=1 to see them)."""
+def _quiet_stderr():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ.get("NST_VERBOSE"):
         yield

@@ -166,16 +166,14 @@ def stylize(
         ]
         optim = dataclasses.replace(config.optim, steps=scale.steps)
         result = minimize(loss_fn, tf.constant(start[None]), optim, local_report_at, report)
-        offset += result.steps_done
         evaluations += result.evaluations
         image = result.image[0].numpy()
-        if result.diverged:
-            break  # A later scale can't recover from a broken image.
-        if index < len(scales) - 1:
-            offset = sum(
-                s.steps for s in scales[: index + 1]
-            )  # An early stop skips to the next scale.
-    return dataclasses.replace(result, steps_done=offset, evaluations=evaluations)
+        # A broken image can't be recovered by a later scale; the last scale ends the run anyway.
+        if result.diverged or index == len(scales) - 1:
+            break
+        offset += scale.steps  # An early stop at a coarse scale skips on to the next scale.
+    steps_done = offset + result.steps_done
+    return dataclasses.replace(result, steps_done=steps_done, evaluations=evaluations)
 
 
 def _at_size(image: np.ndarray, size: int) -> np.ndarray:
