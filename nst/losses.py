@@ -74,9 +74,38 @@ def _mean(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
 def _second_moment(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
     """E[f f^T] over positions: the Gram matrix."""
     if position_weights is None:
-        positions = tf.cast(tf.shape(flat)[0], flat.dtype)
-        return tf.matmul(flat, flat, transpose_a=True) / positions
-    return tf.matmul(flat * position_weights[:, None], flat, transpose_a=True)
+        return _mean_outer_product(flat)
+    return _weighted_outer_product(flat, position_weights)
+
+
+# TensorFlow differentiates matmul(F, F) as a product of two different tensors: two (N x C)(C x C)
+# matmuls, one per operand. The Gram matrix's own gradient, F (dG + dG^T), is one: the Gram
+# matrices' backward pass then costs what their forward pass does, which is most of the loss's
+# overhead over the network's own forward and backward pass.
+
+
+@tf.custom_gradient
+def _mean_outer_product(flat: tf.Tensor) -> tf.Tensor:
+    """F^T F / N for (N, C) features F."""
+    positions = tf.cast(tf.shape(flat)[0], flat.dtype)
+    gram = tf.matmul(flat, flat, transpose_a=True) / positions
+
+    def gradient(upstream):
+        return tf.matmul(flat, (upstream + tf.transpose(upstream)) / positions)
+
+    return gram, gradient
+
+
+@tf.custom_gradient
+def _weighted_outer_product(flat: tf.Tensor, position_weights: tf.Tensor) -> tf.Tensor:
+    """F^T diag(w) F for (N, C) features F and (N,) position weights w (constants: a mask)."""
+    weighted = flat * position_weights[:, None]
+    gram = tf.matmul(weighted, flat, transpose_a=True)
+
+    def gradient(upstream):
+        return tf.matmul(weighted, upstream + tf.transpose(upstream)), None
+
+    return gram, gradient
 
 
 def _mean_and_variance(flat, position_weights) -> tuple[tf.Tensor, tf.Tensor]:

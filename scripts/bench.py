@@ -8,7 +8,7 @@ Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by d
 1. per (size, network), with random weights (the same compute as pretrained ones): the median
    seconds of a loss + gradient evaluation as L-BFGS computes it, of the bare feature model's
    forward and backward pass, and the peak memory; each cell in a fresh process (`--cell`);
-2. loss evaluations per iteration of tfp's L-BFGS (Hager-Zhang line search) at the smallest size;
+2. loss evaluations per iteration of each optimiser, counted in the runs of 3;
 3. time to quality on Tübingen + Starry Night with VGG16 HED weights: the TensorFlow tutorial's
    Adam (a) and full-size L-BFGS (b) against nst's default settings (c), on the same loss.
 """
@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from nst import optimize, stylize
+from nst import stylize
 from nst.config import config_from_dict
 from nst.errors import UserError
 from nst.model import build_feature_model
@@ -46,7 +46,6 @@ DEFAULTS = {
     "sizes": ([256, 512, 1024], [128, 256]),
     "networks": (["vgg16", "vgg19"], ["vgg16"]),
     "repeats": (3, 2),
-    "lbfgs_iterations": (20, 10),
     "quality_size": (128, 64),
     "tutorial_steps": (1000, 200),
     "lbfgs_steps": (1000, 100),
@@ -87,15 +86,23 @@ def value_and_gradient_of(scalar_fn, shape):
     return value_and_gradient
 
 
-def first_and_median_seconds(function, position, repeats: int) -> tuple[float, float]:
-    """Seconds of the first call (tracing included) and the median of `repeats` calls after it."""
-    times = []
-    for _ in range(repeats + 1):
-        started = time.perf_counter()
-        value, gradient = function(position)
-        value.numpy(), gradient.numpy()  # waits for the device to finish
-        times.append(time.perf_counter() - started)
-    return times[0], statistics.median(times[1:])
+def timed_call(function, position) -> float:
+    started = time.perf_counter()
+    value, gradient = function(position)
+    value.numpy(), gradient.numpy()  # waits for the device to finish
+    return time.perf_counter() - started
+
+
+def first_and_median_seconds(functions: dict, position, repeats: int) -> dict:
+    """Per function: (seconds of the first call, tracing included; the median of `repeats`
+    calls after it). The calls alternate between the functions, so a change in the machine's
+    speed while they run (another process, the clock) weighs on all of them alike."""
+    first = {name: timed_call(function, position) for name, function in functions.items()}
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            times[name].append(timed_call(function, position))
+    return {name: (first[name], statistics.median(times[name])) for name in functions}
 
 
 def measure_cell(size: int, network: str, repeats: int) -> dict:
@@ -108,12 +115,12 @@ def measure_cell(size: int, network: str, repeats: int) -> dict:
     def features_sum(image):  # the outputs of the layers the loss reads, with no loss on top
         return tf.add_n([tf.reduce_sum(output) for output in model(image).values()])
 
-    loss_first, loss_seconds = first_and_median_seconds(
-        value_and_gradient_of(lambda image: loss_fn(image)[0], shape), position, repeats
-    )
-    _, features_seconds = first_and_median_seconds(
-        value_and_gradient_of(features_sum, shape), position, repeats
-    )
+    functions = {
+        "loss": value_and_gradient_of(lambda image: loss_fn(image)[0], shape),
+        "features": value_and_gradient_of(features_sum, shape),
+    }
+    seconds = first_and_median_seconds(functions, position, repeats)
+    (loss_first, loss_seconds), (_, features_seconds) = seconds["loss"], seconds["features"]
     gpu_peak_mib = None
     if tf.config.list_physical_devices("GPU"):
         gpu_peak_mib = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
@@ -139,23 +146,18 @@ def run_cell(size: int, network: str, repeats: int) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def lbfgs_evaluations(size: int, iterations: int) -> dict:
-    """Section 2: loss evaluations per iteration of tfp's L-BFGS from the content image."""
-    model, config = feature_model(bench_config(size, "vgg16", "hed"))
-    inputs = load_inputs(config)
-    loss_fn = tf.function(stylize.make_loss(model, inputs.content, inputs.styles, config))
-    optim = dataclasses.replace(
-        config.optim, name="lbfgs", line_search="hager_zhang", steps=iterations
-    )
-    result = optimize.minimize(loss_fn, tf.constant(inputs.content[None]), optim)
+def evaluations_per_iteration(runs: dict) -> dict:
+    """Section 2, from the time-to-quality runs: loss evaluations per iteration (or Adam step),
+    the one at the starting image included."""
     return {
-        "size": size,
-        "weights": config.model.weights,
-        "line_search": optim.line_search,
-        "iterations": result.steps_done,
-        "evaluations": result.evaluations,  # the one at the starting image included
-        "per_iteration": result.evaluations / result.steps_done,
-        "adam_per_step": 1,  # by construction: one loss and gradient per update
+        name: {
+            "optim": run["optim"]["name"],
+            "line_search": run["optim"]["line_search"] if run["optim"]["name"] == "lbfgs" else "",
+            "iterations": run["steps_done"],
+            "evaluations": run["evaluations"],
+            "per_iteration": run["evaluations"] / run["steps_done"],
+        }
+        for name, run in runs.items()
     }
 
 
@@ -290,12 +292,14 @@ def print_report(report: dict) -> None:
         )
     print_table(header + (["GPU MiB"] if device["gpus"] else []), rows)
 
-    lbfgs = report["evaluations_per_iteration"]
-    print(
-        f"\n2. L-BFGS ({lbfgs['line_search']}), {lbfgs['size']} px, {lbfgs['weights']} weights: "
-        f"{lbfgs['evaluations']} evaluations / {lbfgs['iterations']} iterations = "
-        f"{lbfgs['per_iteration']:.2f} per iteration; Adam: 1 per step by construction"
-    )
+    size = settings["quality_size"]
+    print(f"\n2. Loss evaluations per iteration (in the time-to-quality runs, {size} px)")
+    rows = [
+        [LABELS[name], f"{run['optim']} {run['line_search']}".strip(), run["evaluations"]]
+        + [run["iterations"], f"{run['per_iteration']:.2f}"]
+        for name, run in report["evaluations_per_iteration"].items()
+    ]
+    print_table(["run", "optimizer", "evaluations", "iterations", "per iteration"], rows)
 
     quality, runs = report["time_to_quality"], report["time_to_quality"]["runs"]
     print(f"\n3. Time to quality, {quality['size']} px, VGG16 {quality['weights']} weights")
@@ -325,13 +329,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", help="longest sides, px (256 512 1024)")
     parser.add_argument("--networks", nargs="+", choices=["vgg16", "vgg19"], help="(vgg16 vgg19)")
     parser.add_argument("--repeats", type=int, help="timed calls per figure, median taken (3)")
-    parser.add_argument("--lbfgs-iterations", type=int, help="for evaluations per iteration (20)")
     parser.add_argument("--quality-size", type=int, help="size of the time-to-quality runs (128)")
     parser.add_argument("--tutorial-steps", type=int, help="Adam steps of run (a) (1000)")
     parser.add_argument("--lbfgs-steps", type=int, help="L-BFGS iterations of run (b) (1000)")
     parser.add_argument("--ours-max-steps", type=int, help="optim.steps of run (c) (its default)")
     parser.add_argument(
-        "--quick", action="store_true", help="128 256 px, vgg16, 2 repeats, 10 iterations, 64 px"
+        "--quick", action="store_true", help="128 256 px, vgg16, 2 repeats, 64 px quality runs"
     )
     parser.add_argument("--json", type=Path, help="where to write (runs/bench/<timestamp>.json)")
     parser.add_argument("--cell", nargs=2, metavar=("SIZE", "NETWORK"), help="internal: section 1")
@@ -351,9 +354,11 @@ def main(argv=None) -> None:
     report["seconds_per_evaluation"] = [
         run_cell(size, network, args.repeats) for size in args.sizes for network in args.networks
     ]
-    report["evaluations_per_iteration"] = lbfgs_evaluations(min(args.sizes), args.lbfgs_iterations)
     report["time_to_quality"] = time_to_quality(
         args.quality_size, args.tutorial_steps, args.lbfgs_steps, args.ours_max_steps
+    )
+    report["evaluations_per_iteration"] = evaluations_per_iteration(
+        report["time_to_quality"]["runs"]
     )
     print_report(report)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

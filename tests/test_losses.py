@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.losses import StyleTransferLoss, gram_matrix, roughness
+from nst.losses import StyleTransferLoss, _second_moment, gram_matrix, roughness
 
 
 class ScaledPixels:
@@ -51,6 +51,25 @@ def test_gram_matrix_matches_numpy_reference():
     flat = features.reshape(-1, 4)
     expected = flat.T @ flat / 35
     np.testing.assert_allclose(gram_matrix(tf.constant(features)).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_gram_matrix_gradient_matches_automatic_differentiation(masked):
+    # The Gram matrices have a hand-written gradient (one matmul instead of TensorFlow's two).
+    rng = np.random.default_rng(4)
+    flat = tf.constant(rng.normal(size=(35, 4)).astype(np.float32))
+    weights = rng.uniform(size=35).astype(np.float32) if masked else np.full(35, 1 / 35, np.float32)
+    upstream = tf.constant(rng.normal(size=(4, 4)).astype(np.float32))  # not symmetric
+    gradients = []
+    for gram in (
+        lambda f: _second_moment(f, tf.constant(weights) if masked else None),
+        lambda f: tf.matmul(f * weights[:, None], f, transpose_a=True),  # TensorFlow's own
+    ):
+        with tf.GradientTape() as tape:
+            tape.watch(flat)
+            value = tf.reduce_sum(gram(flat) * upstream)
+        gradients.append(tape.gradient(value, flat).numpy())
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)
 
 
 def test_roughness_is_zero_on_a_constant_image_and_positive_on_noise():
