@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_PATHS := $(wildcard nst tests scripts)
 CONFIG ?= configs/starry.yaml
+RUN ?=
 SWEEP ?= configs/sweeps/style_weight.yaml
 ARGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run sweep bench test test-fast lint format tensorboard clean
+.PHONY: install run resume sweep bench test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -26,6 +27,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 run: install
 	$(BIN)/nst run $(CONFIG) $(if $(strip $(ARGS)),--set $(ARGS))
+
+# Continue a run stopped by Ctrl-C, SIGTERM or a crash: make resume RUN=runs/starry/<time>
+resume: install
+	@test -n "$(RUN)" || { echo "make resume needs RUN=<run directory>, e.g. RUN=runs/starry/20261124-101500" >&2; exit 2; }
+	$(BIN)/nst resume $(RUN) $(ARGS)
 
 # ARGS here are sweep flags, e.g. ARGS="--jobs 2" or ARGS="--resume"
 sweep: install

@@ -11,6 +11,7 @@ from nst.errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_MEMBERS_FAILED = 1
+EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -21,9 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"nst: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("nst: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        run_dir = getattr(interrupt, "run_dir", None)  # a run that saved a checkpoint first
+        if run_dir is None:
+            print("nst: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(
+            f"nst: {interrupt}; saved {run_dir}/interrupted.png and a checkpoint. Resume with:\n"
+            f"  nst resume {run_dir}\n  (or: make resume RUN={run_dir})",
+            file=sys.stderr,
+        )
+        return interrupt.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+
+    resume = commands.add_parser(
+        "resume",
+        help="continue a run stopped by Ctrl-C, SIGTERM or a crash",
+        description="Continue the run in RUN_DIR from its last checkpoint to the configured "
+        "number of steps, in the same directory.",
+    )
+    resume.add_argument(
+        "run_dir", metavar="RUN_DIR", help="the run's directory, e.g. runs/starry/…"
+    )
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.set_defaults(handler=_resume)
 
     sweep = commands.add_parser(
         "sweep",
@@ -93,7 +114,29 @@ def _run(args: argparse.Namespace) -> int:
     from nst import run
 
     # Images are checked before the model is built or any directory is made.
-    outcome = run.execute(config, name, show_progress=not args.quiet)
+    return _finish(run.execute, config, name, show_progress=not args.quiet)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    if not Path(args.run_dir).is_dir():
+        raise UserError(
+            f"{args.run_dir}: no such run directory (nst resume takes runs/<name>/<time>)"
+        )
+    _load_tensorflow_quietly()
+    from nst import run
+
+    return _finish(run.resume, Path(args.run_dir), show_progress=not args.quiet)
+
+
+def _finish(run_function, *args, **kwargs) -> int:
+    """Call `run.execute` or `run.resume` and report how it ended."""
+    from nst import run
+
+    try:
+        outcome = run_function(*args, **kwargs)
+    except run.RunFailed as failure:
+        print(f"nst: {failure}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     if outcome.stop_reason != "completed":
         print(f"stopped early: {outcome.stop_reason}", file=sys.stderr)
     total = outcome.final_loss["loss/total"]
@@ -119,9 +162,17 @@ def _sweep(args: argparse.Namespace) -> int:
         detail = f"final loss {loss:.4g}" if loss is not None else result.error
         print(f"[{done}/{total}] {result.name}: {result.status}, {detail}", flush=True)
 
-    outcome = sweep_runner.run_sweep(
-        sweep, args.jobs, args.executor, args.address, args.resume, on_member_done=report
-    )
+    try:
+        outcome = sweep_runner.run_sweep(
+            sweep, args.jobs, args.executor, args.address, args.resume, on_member_done=report
+        )
+    except KeyboardInterrupt as interrupt:
+        print(
+            f"nst: sweep interrupted; members stopped mid-run saved a checkpoint. Continue with:\n"
+            f"  nst sweep {args.sweep} --resume",
+            file=sys.stderr,
+        )
+        return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)
     if outcome.skipped:
         print(f"resumed {outcome.sweep_dir}: {outcome.skipped} finished members skipped")
     print(f"summary: {outcome.summary_csv}")

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 import yaml
 
 from nst import errors, networks
+from nst.errors import show_value
+from nst.yaml_files import describe_yaml_error, load_yaml, read_yaml_file
 
 OVERRIDE_SOURCE = "--set"
 
@@ -109,6 +111,7 @@ class LogConfig:
     every: int = 10  # scalars, metrics.jsonl and the progress bar's loss
     image_every: int = 50  # image to TensorBoard; 0 = only the final image
     snapshot_every: int = 100  # PNG snapshot in the run directory; 0 = off
+    checkpoint_every: int = 100  # optimiser state for `nst resume`; 0 = only on Ctrl-C / SIGTERM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,21 +158,24 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "ImageConfig.style_scale": (lambda v: 0.05 <= v <= 8, "between 0.05 and 8"),
     "ScalesConfig.count": (lambda v: 0 <= v <= 8, "between 0 (automatic) and 8"),
     "ScalesConfig.min_size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
-    "ScalesConfig.steps": (lambda v: v >= 1, "at least 1"),
+    "ScalesConfig.steps": (lambda v: 1 <= v <= 10**7, "between 1 and 10000000"),
     "ModelConfig.weights": (lambda v: v.strip() != "", "imagenet, hed, none or a weights file"),
     "LossConfig.content_weight": (lambda v: v >= 0, "at least 0"),
     "LossConfig.style_weight": (lambda v: v >= 0, "at least 0"),
     "LossConfig.tv_weight": (lambda v: v >= 0, "at least 0"),
-    "OptimConfig.steps": (lambda v: v >= 1, "at least 1"),
+    # Steps are counted in 32-bit integers in the compiled loops; 10 million is days of work.
+    "OptimConfig.steps": (lambda v: 1 <= v <= 10**7, "between 1 and 10000000"),
     "OptimConfig.learning_rate": (lambda v: v > 0, "greater than 0"),
     "OptimConfig.beta_1": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "OptimConfig.beta_2": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "OptimConfig.epsilon": (lambda v: v > 0, "greater than 0"),
-    "OptimConfig.history": (lambda v: v >= 1, "at least 1"),
+    # Torch's default is 100; past 1000 pairs the history only costs memory.
+    "OptimConfig.history": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
     "OptimConfig.tolerance": (lambda v: v >= 0, "at least 0"),
     "LogConfig.every": (lambda v: v >= 1, "at least 1"),
     "LogConfig.image_every": (lambda v: v >= 0, "at least 0 (0 = only the final image)"),
     "LogConfig.snapshot_every": (lambda v: v >= 0, "at least 0 (0 = off)"),
+    "LogConfig.checkpoint_every": (lambda v: v >= 0, "at least 0 (0 = only when stopped)"),
     "OutputConfig.root": (lambda v: v.strip() != "", "a non-empty directory"),
     "OutputConfig.name": (
         lambda v: "/" not in v and "\\" not in v and v not in (".", ".."),
@@ -177,7 +183,8 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     ),
     "Config.content": (lambda v: v.strip() != "", "a non-empty path"),
     "Config.init": (lambda v: v.strip() != "", "content, noise, style or an image path"),
-    "Config.seed": (lambda v: v >= 0, "at least 0"),
+    # NumPy's and Keras' seeding take 32 bits.
+    "Config.seed": (lambda v: 0 <= v < 2**32, f"between 0 and {2**32 - 1}"),
 }
 
 
@@ -191,7 +198,7 @@ def load_config(
     Errors in an override name `override_source` (`--set`, or a sweep member) as their origin.
     """
     source = os.fspath(path)
-    return _resolve(_read_yaml(source), source, overrides, override_source)
+    return _resolve(read_yaml_file(source), source, overrides, override_source)
 
 
 def check_key(key: str, source: str) -> None:
@@ -213,7 +220,7 @@ def check_key(key: str, source: str) -> None:
             return
         if not dataclasses.is_dataclass(hint):
             raise errors.UserError(
-                f"{source}: unknown key '{key}' ('{_join(prefix, name)}' has no keys)"
+                f"{source}: unknown key {show_value(key)} ('{_join(prefix, name)}' has no keys)"
             )
         cls, prefix = hint, _join(prefix, name)
 
@@ -233,32 +240,11 @@ def dump_config(config: Config) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 
 
-def _read_yaml(source: str) -> typing.Any:
-    try:
-        with open(source, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise errors.UserError(f"{source}: config file not found") from None
-    except IsADirectoryError:
-        raise errors.UserError(f"{source}: is a directory; pass a YAML config file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise errors.UserError(f"{source}: cannot read config file ({error})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context
-        raise errors.UserError(f"{source}{where}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as error:
-        raise errors.UserError(f"{source}: invalid YAML: {_one_line(error)}") from None
-
-
 def _resolve(
     data: typing.Any, source: str, overrides: Sequence[str], override_source: str
 ) -> Config:
     if not isinstance(data, dict):
-        got = "an empty file" if data is None else _show(data)
+        got = "an empty file" if data is None else show_value(data)
         raise errors.UserError(
             f"{source}: a config must be a mapping with at least content and style, e.g. "
             f"'content: photos/your_photo.jpg' and 'style: assets/starry_night.jpg', got {got}"
@@ -275,7 +261,9 @@ def _resolve(
 def _parse_section(cls: type, data: typing.Any, prefix: str, source: str, origins: dict) -> dict:
     """Check one YAML mapping against a dataclass; returns {field: parsed value} for given keys."""
     if not isinstance(data, dict):
-        raise errors.UserError(f"{source}: '{prefix}' must be a mapping of keys, got {_show(data)}")
+        raise errors.UserError(
+            f"{source}: '{prefix}' must be a mapping of keys, got {show_value(data)}"
+        )
     hints = typing.get_type_hints(cls)
     tree = {}
     for name, value in data.items():
@@ -299,13 +287,13 @@ def _parse_value(cls, name, hint, value, key: str, source: str, origins: dict) -
     if rule_key in _CHOICES and value not in _CHOICES[rule_key]:
         choices = _CHOICES[rule_key]
         raise errors.UserError(
-            f"{source}: '{key}' must be one of {', '.join(choices)}, got {_show(value)}"
+            f"{source}: '{key}' must be one of {', '.join(choices)}, got {show_value(value)}"
             + _did_you_mean(value.lower(), choices)
         )
     if rule_key in _RULES:
         check, allowed = _RULES[rule_key]
         if not check(value):
-            raise errors.UserError(f"{source}: '{key}' must be {allowed}, got {_show(value)}")
+            raise errors.UserError(f"{source}: '{key}' must be {allowed}, got {show_value(value)}")
     return value
 
 
@@ -321,7 +309,7 @@ def _parse_scalar(hint: type, value: typing.Any, key: str, source: str) -> typin
         # PyYAML reads 1e3 (no dot) as a string, so numeric strings count as floats.
         try:
             number = float(value) if isinstance(value, (int, float, str)) else math.nan
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an int past float's range
             number = math.nan
         if math.isfinite(number):
             return number
@@ -332,7 +320,8 @@ def _parse_scalar(hint: type, value: typing.Any, key: str, source: str) -> typin
         bool: "true or false",
     }
     kind = kinds[hint]
-    raise errors.UserError(f"{source}: '{key}' must be {kind}, got {_show(value)}")
+    # `key` may end in a layer name as written in the file, so it is shown escaped.
+    raise errors.UserError(f"{source}: {show_value(key)} must be {kind}, got {show_value(value)}")
 
 
 def _parse_styles(value: typing.Any, key: str, source: str, origins: dict) -> tuple:
@@ -340,7 +329,7 @@ def _parse_styles(value: typing.Any, key: str, source: str, origins: dict) -> tu
     if not isinstance(items, list) or not items:
         raise errors.UserError(
             f"{source}: '{key}' must be an image path or a list of paths or "
-            f"{{path: ..., weight: ...}} mappings, got {_show(value)}"
+            f"{{path: ..., weight: ...}} mappings, got {show_value(value)}"
         )
     styles = []
     for index, item in enumerate(items):
@@ -350,7 +339,7 @@ def _parse_styles(value: typing.Any, key: str, source: str, origins: dict) -> tu
         if not isinstance(item, dict):
             raise errors.UserError(
                 f"{source}: '{item_key}' must be a path or {{path: ..., weight: ...}}, "
-                f"got {_show(item)}"
+                f"got {show_value(item)}"
             )
         tree = _parse_section(StyleImage, item, item_key, source, origins)
         styles.append(_construct(StyleImage, tree, item_key, source))
@@ -361,21 +350,24 @@ def _parse_weights(value: typing.Any, key: str, source: str) -> Mapping[str, flo
     if not isinstance(value, dict):
         raise errors.UserError(
             f"{source}: '{key}' must be a mapping of layer names to weights, "
-            f"e.g. {{block4_conv2: 1}}, got {_show(value)}"
+            f"e.g. {{block4_conv2: 1}}, got {show_value(value)}"
         )
     weights = {}
     for layer, weight in value.items():
         if not isinstance(layer, str):
             raise errors.UserError(
-                f"{source}: '{key}' has a layer name that is not a string: {layer!r}"
+                f"{source}: '{key}' has a layer name that is not a string: {show_value(layer)}"
             )
-        weights[layer] = _parse_scalar(float, weight, f"{key}.{layer}", source)
+        layer_key = f"{key}.{layer}"
+        weights[layer] = _parse_scalar(float, weight, layer_key, source)
         if weights[layer] < 0:
-            raise errors.UserError(f"{source}: '{key}.{layer}' must be at least 0, got {weight!r}")
+            raise errors.UserError(
+                f"{source}: {show_value(layer_key)} must be at least 0, got {show_value(weight)}"
+            )
     if not any(weight > 0 for weight in weights.values()):
         raise errors.UserError(
             f"{source}: '{key}' needs at least one layer with a weight greater than 0, "
-            f"got {_show(value)}"
+            f"got {show_value(value)}"
         )
     return types.MappingProxyType(weights)
 
@@ -385,13 +377,15 @@ def _apply_override(tree: dict, override: str, origins: dict, source: str) -> No
     key, equals, text = override.partition("=")
     key = key.strip()
     if not equals or not key:
-        raise errors.UserError(f"{source} {override!r}: expected key=value, e.g. optim.steps=200")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or _one_line(error)
         raise errors.UserError(
-            f"{source}: cannot read the value of '{key}' as YAML ({problem}); "
+            f"{source} {show_value(override)}: expected key=value, e.g. optim.steps=200"
+        )
+    try:
+        value = load_yaml(text)
+    except yaml.YAMLError as error:
+        _, problem = describe_yaml_error(error)
+        raise errors.UserError(
+            f"{source}: cannot read the value of {show_value(key)} as YAML ({problem}); "
             f"quote it if it is meant as text"
         ) from None
     # Walk down the sections named before the last part, as a file would nest them.
@@ -414,7 +408,7 @@ def _apply_override(tree: dict, override: str, origins: dict, source: str) -> No
             fix = f"set one layer as {dotted}.<layer>=<weight>"
         else:
             fix = f"set '{dotted}' as a whole, e.g. {dotted}=..."
-        raise errors.UserError(f"{source}: unknown key '{key}'; {fix}")
+        raise errors.UserError(f"{source}: unknown key {show_value(key)}; {fix}")
     elif dataclasses.is_dataclass(hint):
         # Sections hold only leaves, so one level of update keeps the file's other keys.
         section = _parse_section(hint, value, key, source, origins)
@@ -454,7 +448,7 @@ def _check_layer_names(config: Config, origins: dict, source: str) -> None:
                 where = origins.get(f"{key}.{layer}", origins.get(key, source))
                 hint = _did_you_mean(layer, valid) or f" (layers: {', '.join(valid)})"
                 raise errors.UserError(
-                    f"{where}: '{key}' has no layer {layer!r} in {network}{hint}"
+                    f"{where}: '{key}' has no layer {show_value(layer)} in {network}{hint}"
                 )
 
 
@@ -464,9 +458,11 @@ def _unknown_key(source: str, key: str, cls: type, prefix: str, name) -> errors.
     matches = difflib.get_close_matches(str(name), list(candidates.values()), n=1)
     if matches:
         suggestion = next(dotted for dotted, last in candidates.items() if last == matches[0])
-        return errors.UserError(f"{source}: unknown key '{key}' (did you mean '{suggestion}'?)")
+        return errors.UserError(
+            f"{source}: unknown key {show_value(key)} (did you mean '{suggestion}'?)"
+        )
     siblings = ", ".join(_join(prefix, field.name) for field in dataclasses.fields(cls))
-    return errors.UserError(f"{source}: unknown key '{key}' (valid keys: {siblings})")
+    return errors.UserError(f"{source}: unknown key {show_value(key)} (valid keys: {siblings})")
 
 
 def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
@@ -504,12 +500,3 @@ def _to_plain(value: typing.Any) -> typing.Any:
 
 def _join(prefix: str, name: typing.Any) -> str:
     return f"{prefix}.{name}" if prefix else str(name)
-
-
-def _show(value: typing.Any) -> str:
-    text = "null" if value is None else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())

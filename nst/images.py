@@ -4,6 +4,7 @@ An image is a float32 numpy array of shape (height, width, 3), RGB, values in [0
 and Pillow are imported here so that inputs can be checked before TensorFlow is loaded.
 """
 
+import contextlib
 import os
 import re
 import uuid
@@ -30,15 +31,14 @@ def load_image(path, *, max_size: int | None = None, role: str = "image") -> np.
     if max_size is not None:
         _check_size("max_size", max_size)
     path = Path(path)
-    with _open_for_reading(path, role) as file, warnings.catch_warnings():
-        # Pillow only warns between 1x and 2x its pixel limit; a huge image is refused either way.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with _open_for_reading(path, role) as file, _pillow_warnings_handled():
         try:
             image = Image.open(file)
         except UnidentifiedImageError:
             reason = "empty file" if path.stat().st_size == 0 else "unrecognised format"
             raise UserError(
-                f"{role} '{path}' is not an image Pillow can read ({reason}): use a PNG or JPEG"
+                f"{role} {_show_path(path)} is not an image Pillow can read ({reason}): "
+                "use a PNG or JPEG"
             ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise _too_large(path, role, err) from None
@@ -56,6 +56,29 @@ def load_image(path, *, max_size: int | None = None, role: str = "image") -> np.
     if max_size is not None and max(pixels.shape[:2]) != max_size:
         pixels = resize_longest_side(pixels, max_size)
     return pixels
+
+
+def read_size(path) -> tuple[int, int] | None:
+    """(width, height) from the image file's header alone, or None if it can't be read (then
+    `load_image` says why)."""
+    try:
+        with _pillow_warnings_handled(), Image.open(path) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return None
+    except Image.DecompressionBombWarning:
+        return None
+
+
+@contextlib.contextmanager
+def _pillow_warnings_handled():
+    with warnings.catch_warnings():
+        # Pillow warns of damaged metadata (EXIF, TIFF tags) as it reads; the image then loads or
+        # fails with an error of its own, and the warning's lines would only bury that one line.
+        warnings.simplefilter("ignore", UserWarning)
+        # Pillow only warns between 1x and 2x its pixel limit; a huge image is refused either way.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
 
 
 def resize_longest_side(image: np.ndarray, size: int) -> np.ndarray:
@@ -99,7 +122,7 @@ def save_image(path, image: np.ndarray) -> None:
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format not in Image.SAVE:  # Some suffixes (.psd, ...) Pillow can read but not write.
         raise UserError(
-            f"can't save image '{path}': unknown image file suffix '{path.suffix}': "
+            f"can't save image {_show_path(path)}: unknown image file suffix '{path.suffix}': "
             "use .png or .jpg"
         )
     options = {"quality": _JPEG_QUALITY} if image_format == "JPEG" else {}
@@ -115,7 +138,7 @@ def save_image(path, image: np.ndarray) -> None:
     except OSError as err:
         temp_path.unlink(missing_ok=True)
         reason = "permission denied" if isinstance(err, PermissionError) else _one_line(err)
-        raise UserError(f"can't save image '{path}': {reason}") from None
+        raise UserError(f"can't save image {_show_path(path)}: {reason}") from None
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
@@ -132,7 +155,7 @@ def to_uint8(image) -> np.ndarray:
 def _open_for_reading(path: Path, role: str):
     """Open `path` as a binary file, turning the file system's errors into one-line UserErrors."""
     if path.is_dir():  # Checked first: Windows reports opening a directory as access denied.
-        raise UserError(f"{role} '{path}' is a directory: give the path of an image file")
+        raise UserError(f"{role} {_show_path(path)} is a directory: give the path of an image file")
     try:
         return open(path, "rb")  # The caller closes it with `with`.
     except FileNotFoundError:
@@ -141,13 +164,14 @@ def _open_for_reading(path: Path, role: str):
             if path.is_absolute()
             else f" (paths are relative to the current directory, {os.getcwd()})"
         )
-        raise UserError(f"{role} '{path}' not found{hint}") from None
+        raise UserError(f"{role} {_show_path(path)} not found{hint}") from None
     except PermissionError:
         raise UserError(
-            f"{role} '{path}' can't be read: permission denied (check the file's permissions)"
+            f"{role} {_show_path(path)} can't be read: permission denied "
+            "(check the file's permissions)"
         ) from None
     except OSError as err:
-        raise UserError(f"{role} '{path}' can't be read: {_one_line(err)}") from None
+        raise UserError(f"{role} {_show_path(path)} can't be read: {_one_line(err)}") from None
 
 
 def _to_rgb_float(image: Image.Image, path: Path, role: str) -> np.ndarray:
@@ -178,8 +202,8 @@ def _to_rgb8_float(image: Image.Image, path: Path, role: str) -> np.ndarray:
         image = image.convert("RGBA" if has_alpha else "RGB")
     except (ValueError, OSError) as err:
         raise UserError(
-            f"{role} '{path}' uses colour mode {image.mode}, which can't be converted to RGB "
-            f"({_one_line(err)}): save it as PNG or JPEG"
+            f"{role} {_show_path(path)} uses colour mode {image.mode}, which can't be converted "
+            f"to RGB ({_one_line(err)}): save it as PNG or JPEG"
         ) from None
     pixels = np.asarray(image)
     # 16-bit RGB data keeps its depth if Pillow ever hands it over; 8-bit is the usual case.
@@ -208,15 +232,23 @@ def _too_large(path: Path, role: str, err: Exception) -> UserError:
     match = re.search(r"\((\d+) pixels\)", str(err))
     size = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
     return UserError(
-        f"{role} '{path}' has {size}, too large to load safely (Pillow's limit is "
+        f"{role} {_show_path(path)} has {size}, too large to load safely (Pillow's limit is "
         f"{Image.MAX_IMAGE_PIXELS:,}): resize it first, e.g. to 4000 px on the longest side"
     )
 
 
 def _corrupt(path: Path, role: str, err: Exception) -> UserError:
     return UserError(
-        f"{role} '{path}' is truncated or corrupt ({_one_line(err)}): re-export or re-download it"
+        f"{role} {_show_path(path)} is truncated or corrupt ({_one_line(err)}): "
+        "re-export or re-download it"
     )
+
+
+def _show_path(path) -> str:
+    """The path quoted for an error line; repr-escaped if it holds a newline or the like, so the
+    message stays one line."""
+    text = str(path)
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def _one_line(err: Exception) -> str:

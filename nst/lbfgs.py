@@ -7,6 +7,9 @@ iteration here. This is the same algorithm as Torch's, compiled, with its state 
 so it can stop and resume between chunks without changing its path.
 """
 
+from collections.abc import Mapping
+
+import numpy as np
 import tensorflow as tf
 
 # Torch's threshold for keeping a curvature pair (y's must be clearly positive).
@@ -39,14 +42,48 @@ class FixedStepLBFGS:
         self._hessian_scale = tf.Variable(1.0)
         self.iterations = tf.Variable(0)
         self.evaluations = tf.Variable(1)
+        # Set when an evaluation gives a NaN or infinite loss or gradient: that step is not
+        # taken, so the position stays at the last good image.
+        self.diverged = tf.Variable(not _all_finite(value, gradient))
         self._run = tf.function(self._iterate)
 
     def run(self, iterations: int) -> None:
         self._run(tf.constant(iterations, dtype=tf.int32))
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the next iterations depend on, as arrays (for a checkpoint)."""
+        stored = int(self._stored)  # Slots fill from 0; the rest are zeros, not worth saving.
+        state = {name: variable.numpy() for name, variable in self._variables().items()}
+        state["steps_s"], state["steps_y"] = state["steps_s"][:stored], state["steps_y"][:stored]
+        return state
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue exactly where `state()` was taken (with the same history length)."""
+        for name, variable in self._variables().items():
+            value = state[name]
+            if name in ("steps_s", "steps_y"):
+                value = np.concatenate([value, np.zeros_like(variable)[len(value) :]])
+            variable.assign(value)
+
+    def _variables(self) -> dict[str, tf.Variable]:
+        return {
+            "position": self.position,
+            "value": self.value,
+            "gradient": self._gradient,
+            "steps_s": self._steps_s,
+            "steps_y": self._steps_y,
+            "rho": self._rho,
+            "stored": self._stored,
+            "newest": self._newest,
+            "hessian_scale": self._hessian_scale,
+            "iterations": self.iterations,
+            "evaluations": self.evaluations,
+            "diverged": self.diverged,
+        }
+
     def _iterate(self, count):
         for _ in tf.range(count):
-            if tf.reduce_max(tf.abs(self._gradient)) <= self._tolerance:
+            if self.diverged or tf.reduce_max(tf.abs(self._gradient)) <= self._tolerance:
                 break
             direction = self._direction(-self._gradient)
             # Torch scales the very first step by the gradient's size; later steps are 1.
@@ -54,19 +91,23 @@ class FixedStepLBFGS:
             step = tf.where(self.iterations == 0, first, 1.0)
             new_position = self.position + step * direction
             new_value, new_gradient = self._value_and_gradient(new_position)
+            self.evaluations.assign_add(1)
+            if not _all_finite(new_value, new_gradient):
+                self.diverged.assign(True)
+                break
             self._remember(new_position - self.position, new_gradient - self._gradient)
             self.position.assign(new_position)
             self.value.assign(new_value)
             self._gradient.assign(new_gradient)
             self.iterations.assign_add(1)
-            self.evaluations.assign_add(1)
 
     def _remember(self, s, y):
         curvature = tf.tensordot(y, s, 1)
         if curvature > _MIN_CURVATURE:
             slot = (self._newest + 1) % self._history
-            self._steps_s[slot].assign(s)
-            self._steps_y[slot].assign(y)
+            # A scatter writes the one row; `variable[slot].assign` copied the whole history.
+            self._steps_s.scatter_update(tf.IndexedSlices(s[None], slot[None]))
+            self._steps_y.scatter_update(tf.IndexedSlices(y[None], slot[None]))
             self._rho[slot].assign(1.0 / curvature)
             self._newest.assign(slot)
             self._stored.assign(tf.minimum(self._stored + 1, self._history))
@@ -93,3 +134,7 @@ class FixedStepLBFGS:
         # A gather reads one row; indexing would read the whole (history x size) variable first,
         # hundreds of megabytes per step at 512 px.
         return tf.gather(history, slot)
+
+
+def _all_finite(value: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:
+    return tf.math.is_finite(value) & tf.reduce_all(tf.math.is_finite(gradient))

@@ -9,11 +9,12 @@ on where the chunks end.
 import bisect
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -35,15 +36,18 @@ class Progress:
     loss: float  # total loss of `image` (L-BFGS), or of the image before the last update (Adam)
     evaluations: int  # loss + gradient evaluations so far
     image: tf.Tensor  # (1, H, W, 3), current pixels
+    # The optimiser's full state as arrays, for a checkpoint; `minimize(initial_state=...)`
+    # continues from it exactly. A function: the state can be hundreds of megabytes.
+    optimizer_state: Callable[[], dict[str, np.ndarray]] = dict
 
 
 @dataclass(frozen=True)
 class OptimizeResult:
-    image: tf.Tensor
-    steps_done: int
+    image: tf.Tensor  # with `diverged`, the last image whose loss and gradient were finite
+    steps_done: int  # with `diverged`, the step of that image
     evaluations: int
     stop_reason: str  # "completed", or why the optimiser stopped early
-    diverged: bool = False  # the loss became NaN or infinite
+    diverged: bool = False  # the loss or its gradient became NaN or infinite
 
 
 def minimize(
@@ -53,11 +57,14 @@ def minimize(
     report_at: Iterable[int] = (),
     on_progress: Callable[[Progress], None] = lambda progress: None,
     seconds_per_report: float = 1.0,
+    initial_state: Mapping[str, np.ndarray] | None = None,
 ) -> OptimizeResult:
     """Run `optim.steps` steps from `initial_image` (1, H, W, 3), reporting after every chunk.
 
     Chunks always end at each step in `report_at` and at the last step; between those they are
-    sized to take about `seconds_per_report`.
+    sized to take about `seconds_per_report`. With `initial_state` (a Progress's
+    `optimizer_state()` from a run of the same optimiser and image size) the run continues from
+    that step instead, along the path it would have taken.
     """
     if optim.name == "adam":
         runner = _Adam(loss_fn, initial_image, optim)
@@ -65,8 +72,10 @@ def minimize(
         runner = _FixedStepLBFGSRunner(loss_fn, initial_image, optim)
     else:
         runner = _LBFGS(loss_fn, initial_image, optim)
+    if initial_state is not None:
+        runner.restore(initial_state)
     boundaries = sorted({step for step in report_at if 0 < step < optim.steps} | {optim.steps})
-    step, seconds_per_step = 0, None
+    step, seconds_per_step = runner.steps_done, None
     while step < optim.steps:
         next_boundary = boundaries[bisect.bisect_right(boundaries, step)]
         chunk = 1 if seconds_per_step is None else round(seconds_per_report / seconds_per_step)
@@ -75,18 +84,27 @@ def minimize(
         loss, reached = runner.run_to(target)
         seconds_per_step = (time.perf_counter() - started) / max(1, reached - step)
         step = reached
-        on_progress(Progress(step, optim.steps, loss, runner.evaluations, runner.image))
-        stop_reason = runner.stop_reason(loss, target)
-        if stop_reason:
-            diverged = not math.isfinite(loss)
-            return OptimizeResult(runner.image, step, runner.evaluations, stop_reason, diverged)
+        on_progress(
+            Progress(step, optim.steps, loss, runner.evaluations, runner.image, runner.state)
+        )
+        if runner.diverged:
+            reason = f"the loss or its gradient became NaN or infinite after step {step}: "
+            reason += _divergence_hint(optim)
+            return OptimizeResult(runner.image, step, runner.evaluations, reason, diverged=True)
+        if stop_reason := runner.stop_reason(target):
+            return OptimizeResult(runner.image, step, runner.evaluations, stop_reason)
     return OptimizeResult(runner.image, step, runner.evaluations, "completed")
 
 
-def _non_finite_reason(loss: float) -> str:
-    if not math.isfinite(loss):
-        return f"the loss became {loss}: lower the learning rate or the loss weights"
-    return ""
+def _divergence_hint(optim: "OptimConfig") -> str:
+    if optim.name == "adam":
+        return f"lower optim.learning_rate (now {optim.learning_rate}) or the loss weights"
+    if optim.line_search == "none":
+        return (
+            "try optim.line_search=hager_zhang (it backs off from such steps) "
+            "or lower loss.style_weight / loss.content_weight"
+        )
+    return "lower loss.style_weight / loss.content_weight"
 
 
 def _flat_value_and_gradient(loss_fn: LossFn, shape) -> Callable:
@@ -114,8 +132,22 @@ class _FixedStepLBFGSRunner:
         self._tolerance = optim.tolerance
 
     def run_to(self, step: int) -> tuple[float, int]:
-        self._lbfgs.run(step - int(self._lbfgs.iterations))
-        return float(self._lbfgs.value), int(self._lbfgs.iterations)
+        self._lbfgs.run(step - self.steps_done)
+        return float(self._lbfgs.value), self.steps_done
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self._lbfgs.state()
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self._lbfgs.restore(state)
+
+    @property
+    def steps_done(self) -> int:
+        return int(self._lbfgs.iterations)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self._lbfgs.diverged)
 
     @property
     def image(self) -> tf.Tensor:
@@ -125,10 +157,8 @@ class _FixedStepLBFGSRunner:
     def evaluations(self) -> int:
         return int(self._lbfgs.evaluations)
 
-    def stop_reason(self, loss: float, target: int) -> str:
-        if reason := _non_finite_reason(loss):
-            return reason
-        if int(self._lbfgs.iterations) < target:  # It stops early only when converged.
+    def stop_reason(self, target: int) -> str:
+        if self.steps_done < target:  # It stops early only when converged.
             return (
                 f"L-BFGS converged after {int(self._lbfgs.iterations)} iterations "
                 f"(no gradient entry above optim.tolerance={self._tolerance})"
@@ -161,10 +191,27 @@ class _LBFGS:
         )
         self._shape = shape
         self._tolerance = optim.tolerance
+        self.diverged = not _finite(self._results)
 
     def run_to(self, step: int) -> tuple[float, int]:
-        self._results = self._resume(self._results, tf.constant(step, dtype=tf.int32))
-        return float(self._results.objective_value), int(self._results.num_iterations)
+        if not self.diverged:
+            results = self._resume(self._results, tf.constant(step, dtype=tf.int32))
+            # The line search can step onto NaN: keep the last results that were finite.
+            self.diverged = not _finite(results)
+            if not self.diverged:
+                self._results = results
+        return float(self._results.objective_value), self.steps_done
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(value) for name, value in self._results._asdict().items()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        fields = {name: tf.constant(state[name]) for name in self._results._fields}
+        self._results = type(self._results)(**fields)
+
+    @property
+    def steps_done(self) -> int:
+        return int(self._results.num_iterations)
 
     @property
     def image(self) -> tf.Tensor:
@@ -174,9 +221,7 @@ class _LBFGS:
     def evaluations(self) -> int:
         return int(self._results.num_objective_evaluations)
 
-    def stop_reason(self, loss: float, target: int) -> str:
-        if reason := _non_finite_reason(loss):
-            return reason
+    def stop_reason(self, target: int) -> str:
         if bool(self._results.converged):
             return (
                 f"L-BFGS converged after {int(self._results.num_iterations)} iterations "
@@ -187,9 +232,16 @@ class _LBFGS:
                 f"L-BFGS stopped after {int(self._results.num_iterations)} iterations: the line "
                 "search found no lower loss (the image is at a minimum to float32 precision)"
             )
-        if int(self._results.num_iterations) < target:
-            return f"L-BFGS stopped after {int(self._results.num_iterations)} iterations"
+        if self.steps_done < target:
+            return f"L-BFGS stopped after {self.steps_done} iterations"
         return ""
+
+
+def _finite(results) -> bool:
+    return bool(
+        tf.math.is_finite(results.objective_value)
+        & tf.reduce_all(tf.math.is_finite(results.objective_gradient))
+    )
 
 
 class _Adam:
@@ -198,6 +250,7 @@ class _Adam:
     def __init__(self, loss_fn: LossFn, initial_image: tf.Tensor, optim: "OptimConfig"):
         self._loss_fn = loss_fn
         self._image = tf.Variable(initial_image, name="image")
+        self._previous = tf.Variable(initial_image)  # before the last update
         self._optimizer = keras.optimizers.Adam(
             learning_rate=optim.learning_rate,
             beta_1=optim.beta_1,
@@ -205,25 +258,68 @@ class _Adam:
             epsilon=optim.epsilon,
         )
         self._optimizer.build([self._image])
+        self._loss = tf.Variable(math.nan)  # of the image before the last update
+        self._steps_done = tf.Variable(0)
+        self._evaluations = tf.Variable(0)
+        self._diverged = tf.Variable(False)  # then the image is the last one before NaN
         # A method, not a closure: AutoGraph refuses a closure whose code it saw converted
         # before with other free variables (a second run in one process, as in a sweep).
         self._run_steps = tf.function(self._steps)
-        self._step = 0
 
     def _steps(self, count):
-        loss = tf.constant(0.0)
         for _ in tf.range(count):
             with tf.GradientTape() as tape:
                 loss, _ = self._loss_fn(self._image)
             gradient = tape.gradient(loss, self._image)
+            self._evaluations.assign_add(1)
+            if not (tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))):
+                # The last update led here: undo it, back to the image `_loss` was taken at.
+                if self._steps_done > 0:
+                    self._image.assign(self._previous)
+                    self._steps_done.assign_add(-1)
+                self._diverged.assign(True)
+                break
+            self._previous.assign(self._image)
             self._optimizer.apply_gradients([(gradient, self._image)])
             self._image.assign(tf.clip_by_value(self._image, 0.0, 1.0))
-        return loss
+            self._loss.assign(loss)
+            self._steps_done.assign_add(1)
 
     def run_to(self, step: int) -> tuple[float, int]:
-        loss = float(self._run_steps(tf.constant(step - self._step, dtype=tf.int32)))
-        self._step = step
-        return loss, step
+        if not self.diverged:
+            self._run_steps(tf.constant(step - self.steps_done, dtype=tf.int32))
+        return float(self._loss), self.steps_done
+
+    def state(self) -> dict[str, np.ndarray]:
+        # Keras' optimiser variables (step count, moments) in their fixed order.
+        state = {f"adam/{index}": v.numpy() for index, v in enumerate(self._optimizer.variables)}
+        for name, variable in self._own_variables().items():
+            state[name] = variable.numpy()
+        return state
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        for index, variable in enumerate(self._optimizer.variables):
+            variable.assign(state[f"adam/{index}"])
+        for name, variable in self._own_variables().items():
+            variable.assign(state[name])
+
+    def _own_variables(self) -> dict[str, tf.Variable]:
+        return {
+            "image": self._image,
+            "previous": self._previous,
+            "loss": self._loss,
+            "steps_done": self._steps_done,
+            "evaluations": self._evaluations,
+            "diverged": self._diverged,
+        }
+
+    @property
+    def steps_done(self) -> int:
+        return int(self._steps_done)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self._diverged)
 
     @property
     def image(self) -> tf.Tensor:
@@ -231,7 +327,7 @@ class _Adam:
 
     @property
     def evaluations(self) -> int:
-        return self._step
+        return int(self._evaluations)
 
-    def stop_reason(self, loss: float, target: int) -> str:
-        return _non_finite_reason(loss)
+    def stop_reason(self, target: int) -> str:
+        return ""

@@ -5,11 +5,19 @@ Layout of a run directory (`<output.root>/<name>/<timestamp>/`):
     config.yaml       the resolved config, every key, written before the first step
     metrics.jsonl     one JSON object per log point, then one with "final": true
     snapshots/        step_000100.png ... every log.snapshot_every steps
-    final.png         the result
+    checkpoint.npz    the optimiser's state every log.checkpoint_every steps and when stopped
+                      by Ctrl-C or SIGTERM (then also interrupted.png); gone once the run ends
+    final.png         the result; a run whose loss became NaN leaves last_good.png instead
     events.out.tfevents.*   TensorBoard scalars, images and the config as text
+
+`nst resume RUN_DIR` continues a stopped run from its checkpoint in the same directory: the
+metrics and TensorBoard curves go on from the checkpoint's step.
 """
 
+import dataclasses
 import json
+import os
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,11 +29,12 @@ import tensorflow as tf
 import tqdm
 from tensorboard.plugins.hparams import api as hp
 
-from nst import images, networks, stylize
-from nst.config import Config, config_to_dict, dump_config
+from nst import checkpoints, images, networks, preflight, stylize
+from nst.config import Config, config_to_dict, dump_config, load_config
 from nst.errors import UserError
+from nst.interrupts import RunInterrupted, StopRequests
 from nst.model import build_feature_model
-from nst.optimize import Progress
+from nst.optimize import OptimizeResult, Progress
 from nst.run_dirs import create_run_dir
 
 
@@ -37,6 +46,16 @@ class RunOutcome:
     evaluations: int
     stop_reason: str
     final_loss: dict[str, float]
+
+
+class RunFailed(Exception):
+    """The loss became NaN or infinite; the run directory keeps the last good image."""
+
+    def __init__(self, reason: str, run_dir: Path, last_good_image: Path, step: int):
+        super().__init__(
+            f"the run failed: {reason}; the last good image (step {step}) is {last_good_image}"
+        )
+        self.run_dir = run_dir
 
 
 def load_inputs(config: Config) -> stylize.Inputs:
@@ -99,10 +118,45 @@ def execute(
 
     The directory is `<output.root>/<name>/<timestamp>` unless `run_dir` names one (a sweep
     member's), which must not exist yet. `hparams` add to the hyperparameters TensorBoard shows.
+    Ctrl-C or SIGTERM ends it with RunInterrupted after saving a checkpoint (see `resume`); a
+    NaN loss ends it with RunFailed.
     """
+    # Output directory, memory and disk, before anything is loaded, built or written.
+    preflight.check_run(config, None if run_dir is None else run_dir.parent)
     inputs = load_inputs(config)
+    feature_model = _feature_model(config)
+    if run_dir is None:
+        run_dir = create_run_dir(config.output.root, name)
+    else:
+        run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(dump_config(config))
+    logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress)
+    prepared = stylize.prepare_colors(inputs, config)
+    logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
+    logger.log_inputs(prepared)
+    return _optimise(feature_model, prepared, config, logger)
+
+
+def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
+    """Continue a run stopped by Ctrl-C, SIGTERM or a crash from its checkpoint, in its own
+    directory, to the configured number of steps; the same result as if it had not stopped."""
+    run_dir = Path(run_dir)
+    if (run_dir / "final.png").is_file():
+        raise UserError(f"{run_dir} has finished already (final.png): nothing to resume")
+    meta, state = checkpoints.load_checkpoint(run_dir)
+    config = _paths_from(load_config(str(run_dir / "config.yaml")), Path(meta["cwd"]))
+    preflight.check_run(config, run_dir.parent)  # the machine may have changed since
+    inputs = load_inputs(config)
+    feature_model = _feature_model(config)
+    logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress, meta)
+    _restore_random_state(state)
+    prepared = stylize.prepare_colors(inputs, config)
+    return _optimise(feature_model, prepared, config, logger, state)
+
+
+def _feature_model(config: Config):
     keras.utils.set_random_seed(config.seed)
-    feature_model = build_feature_model(
+    return build_feature_model(
         config.model.network,
         config.model.weights,
         config.model.pooling,
@@ -111,41 +165,99 @@ def execute(
         taps=config.model.taps,
         precision=config.model.precision,
     )
-    if run_dir is None:
-        run_dir = create_run_dir(config.output.root, name)
-    else:
-        run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(dump_config(config))
 
-    prepared = stylize.prepare_colors(inputs, config)
 
+def _presenter(inputs: stylize.Inputs, config: Config):
     def present(image: tf.Tensor) -> np.ndarray:
         """What the user sees of an optimised image: colour options applied, clipped."""
         return stylize.finish_colors(image[0].numpy(), inputs.content, config)
 
-    logger = RunLogger(run_dir, config, present, show_progress)
-    logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
-    logger.log_inputs(prepared)
-    try:
-        result = stylize.stylize(
-            feature_model,
-            prepared,
-            config,
-            logger.report_steps(),
-            logger.on_progress,
-            logger.start_scale,
-        )
-    except KeyboardInterrupt:
-        logger.save_interrupted()
-        raise
-    finally:
-        logger.close_progress_bar()
+    return present
+
+
+def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) -> RunOutcome:
+    """The optimisation with its logging, checkpoints, stop requests and end."""
+    run_dir = logger.run_dir
+    with StopRequests() as stop_requests:
+
+        def on_progress(progress: Progress) -> None:
+            logger.on_progress(progress)
+            if stop_requests.signal_number is not None:
+                logger.save_checkpoint(progress)
+                logger.save_interrupted(progress.image)
+                raise RunInterrupted(stop_requests.signal_number, run_dir)
+
+        try:
+            result = stylize.stylize(
+                feature_model,
+                inputs,
+                config,
+                logger.report_steps(),
+                on_progress,
+                logger.start_scale,
+                resume_from=state,
+            )
+        except RunInterrupted:
+            raise
+        except KeyboardInterrupt:  # Before the handlers were in place, or inside a callback.
+            logger.save_interrupted()
+            raise
+        finally:
+            logger.close_progress_bar()
+    if result.diverged:
+        last_good = run_dir / "last_good.png"
+        images.save_image(last_good, logger.present(result.image))
+        logger.log_final(result, failed=True)
+        reason = result.stop_reason
+        if config.model.precision == "mixed_float16":
+            reason += "; float16 overflows easily: try model.precision=mixed_bfloat16"
+        raise RunFailed(reason, run_dir, last_good, result.steps_done)
     final_image = run_dir / "final.png"
-    images.save_image(final_image, present(result.image))
+    images.save_image(final_image, logger.present(result.image))
     final_loss = logger.log_final(result)
+    checkpoints.remove_checkpoint(run_dir)
     return RunOutcome(
         run_dir, final_image, result.steps_done, result.evaluations, result.stop_reason, final_loss
     )
+
+
+def _paths_from(config: Config, directory: Path) -> Config:
+    """The config with its relative input paths made absolute from `directory` (where the run
+    was started), so a run resumes from anywhere."""
+
+    def absolute(path: str) -> str:
+        return path if not path or Path(path).is_absolute() else str(directory / path)
+
+    styles = [
+        dataclasses.replace(style, path=absolute(style.path), mask=absolute(style.mask))
+        for style in config.style
+    ]
+    init = config.init if config.init in ("content", "noise", "style") else absolute(config.init)
+    return dataclasses.replace(config, content=absolute(config.content), style=styles, init=init)
+
+
+def _random_state() -> dict[str, np.ndarray]:
+    """Every random generator a run may draw from (none is drawn from while optimising today;
+    kept so a resumed run stays identical if one ever is)."""
+    version, keys, python_gauss = random.getstate()
+    _, numpy_keys, numpy_position, numpy_has_gauss, numpy_gauss = np.random.get_state()
+    return {
+        "random/python": np.array([version, *keys, -1 if python_gauss is None else 0]),
+        "random/python_gauss": np.array(0.0 if python_gauss is None else python_gauss),
+        "random/numpy_keys": numpy_keys,
+        "random/numpy_rest": np.array([numpy_position, numpy_has_gauss, numpy_gauss]),
+        "random/tensorflow": tf.random.get_global_generator().state.numpy(),
+    }
+
+
+def _restore_random_state(state: Mapping[str, np.ndarray]) -> None:
+    python = [int(value) for value in state["random/python"]]
+    gauss = None if python[-1] == -1 else float(state["random/python_gauss"])
+    random.setstate((python[0], tuple(python[1:-1]), gauss))
+    position, has_gauss, numpy_gauss = state["random/numpy_rest"]
+    keys = state["random/numpy_keys"]
+    np.random.set_state(("MT19937", keys, int(position), int(has_gauss), float(numpy_gauss)))
+    tf.random.get_global_generator().reset(state["random/tensorflow"])
 
 
 # The settings every run reports to TensorBoard's HParams tab, so any two runs compare there.
@@ -205,29 +317,42 @@ def _used_layers(config: Config) -> list[str]:
 class RunLogger:
     """Turns progress reports into TensorBoard summaries, metrics lines, snapshots and a bar."""
 
-    def __init__(self, run_dir: Path, config: Config, present, show_progress: bool):
-        self._run_dir = run_dir
+    def __init__(
+        self,
+        run_dir: Path,
+        config: Config,
+        present,
+        show_progress: bool,
+        resumed: Mapping | None = None,
+    ):
+        """`resumed`: a checkpoint's meta, to go on from its step in an existing directory."""
+        self.run_dir = run_dir
+        self.present = present
         self._log = config.log
         self._scales = stylize.plan_scales(config)
         self._steps = sum(scale.steps for scale in self._scales)
-        self._present = present
         self._loss_terms = None  # The current scale's compiled loss, from start_scale.
         self._writer = tf.summary.create_file_writer(str(run_dir))
+        step, seconds = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
+        if resumed:  # Lines after the checkpoint's step are computed again: no duplicates.
+            _keep_metrics_up_to(run_dir / "metrics.jsonl", step)
         self._metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
-        self._started = time.perf_counter()
+        self._started = time.perf_counter() - seconds
         self._last_image = None
         self._bar = tqdm.tqdm(
             total=self._steps,
+            initial=step,
             unit="step",
             disable=not show_progress,
             dynamic_ncols=True,
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
             "{postfix}",
         )
-        with self._writer.as_default(step=0):
-            # Indented so TensorBoard's markdown shows the YAML as a code block.
-            text = "\n".join("    " + line for line in dump_config(config).splitlines())
-            tf.summary.text("config", text)
+        if not resumed:
+            with self._writer.as_default(step=0):
+                # Indented so TensorBoard's markdown shows the YAML as a code block.
+                text = "\n".join("    " + line for line in dump_config(config).splitlines())
+                tf.summary.text("config", text)
 
     def log_hparams(self, hparams: Mapping[str, object], trial: str) -> None:
         with self._writer.as_default(step=0):
@@ -242,7 +367,8 @@ class RunLogger:
 
     def report_steps(self) -> list[int]:
         """Steps at which the optimiser must stop and report (log, image, snapshot)."""
-        intervals = [self._log.every, self._log.image_every, self._log.snapshot_every]
+        log = self._log
+        intervals = [log.every, log.image_every, log.snapshot_every, log.checkpoint_every]
         return sorted(
             {step for every in intervals if every for step in range(every, self._steps, every)}
         )
@@ -265,16 +391,30 @@ class RunLogger:
         if _due(progress.step, self._log.image_every):
             self._log_image(progress.step, progress.image)
         if _due(progress.step, self._log.snapshot_every):
-            snapshot = self._run_dir / "snapshots" / f"step_{progress.step:06d}.png"
-            images.save_image(snapshot, self._present(progress.image))
+            snapshot = self.run_dir / "snapshots" / f"step_{progress.step:06d}.png"
+            images.save_image(snapshot, self.present(progress.image))
+        if _due(progress.step, self._log.checkpoint_every):
+            self.save_checkpoint(progress)
 
-    def log_final(self, result) -> dict[str, float]:
+    def save_checkpoint(self, progress: Progress) -> None:
+        meta = {
+            "step": progress.step,
+            "evaluations": progress.evaluations,
+            "seconds": time.perf_counter() - self._started,
+            "cwd": os.getcwd(),  # the config's relative paths start here
+        }
+        state = {**progress.optimizer_state(), **_random_state()}
+        checkpoints.save_checkpoint(self.run_dir, state, meta)
+
+    def log_final(self, result: OptimizeResult, failed: bool = False) -> dict[str, float]:
+        extra = {"failed": True} if failed else {}
         losses = self._log_losses(
             result.steps_done,
             result.evaluations,
             result.image,
             final=True,
             stop_reason=result.stop_reason,
+            **extra,
         )
         self._log_image(result.steps_done, result.image)
         final = [
@@ -289,10 +429,11 @@ class RunLogger:
         self._metrics.close()
         return losses
 
-    def save_interrupted(self) -> None:
-        """Keep what was computed when the user presses Ctrl-C."""
-        if self._last_image is not None:
-            images.save_image(self._run_dir / "interrupted.png", self._present(self._last_image))
+    def save_interrupted(self, image: tf.Tensor | None = None) -> None:
+        """Keep what was computed when the run is stopped."""
+        image = self._last_image if image is None else image
+        if image is not None:
+            images.save_image(self.run_dir / "interrupted.png", self.present(image))
         self._writer.flush()
         self._metrics.close()
 
@@ -321,8 +462,23 @@ class RunLogger:
 
     def _log_image(self, step: int, image: tf.Tensor) -> None:
         with self._writer.as_default(step=step):
-            tf.summary.image("image/2_result", images.to_uint8(self._present(image))[None])
+            tf.summary.image("image/2_result", images.to_uint8(self.present(image))[None])
 
 
 def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
+
+
+def _keep_metrics_up_to(path: Path, step: int) -> None:
+    """Drop metrics.jsonl's lines after `step` (and a line a kill cut short), atomically."""
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("step", 0) <= step and not record.get("final"):
+            kept.append(line + "\n")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(kept), encoding="utf-8")
+    os.replace(partial, path)

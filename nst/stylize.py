@@ -4,7 +4,7 @@ Images are float32 RGB arrays in [0, 1] of shape (H, W, 3), as `nst.images` load
 """
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -126,17 +126,31 @@ def stylize(
     report_at: Iterable[int] = (),
     on_progress: Callable[[Progress], None] = lambda progress: None,
     on_scale: Callable[[int, Scale, LossFn], None] = lambda index, scale, loss_fn: None,
+    resume_from: Mapping[str, np.ndarray] | None = None,
 ) -> OptimizeResult:
     """Optimise an image from `inputs` (already colour-prepared) scale by scale.
 
     Steps count on across scales (report_at and progress use the run's step numbers);
     `on_scale` hears of each scale before it starts, with the compiled loss it uses.
+    A progress report's `optimizer_state()` here also says which scale it is at: given back as
+    `resume_from` (with the same config), the run continues from that step as it would have.
     """
     scales = plan_scales(config)
     total_steps = sum(scale.steps for scale in scales)
     report_at = sorted(report_at)
     offset, evaluations, image, result = 0, 0, None, None
-    for index, scale in enumerate(scales):
+    first_scale, initial_state = 0, None
+    if resume_from is not None:
+        first_scale = int(resume_from["scale"])
+        evaluations = int(resume_from["evaluations_before"])
+        offset = sum(scale.steps for scale in scales[:first_scale])
+        prefix = "optimizer/"
+        initial_state = {
+            key.removeprefix(prefix): value
+            for key, value in resume_from.items()
+            if key.startswith(prefix)
+        }
+    for index, scale in enumerate(scales[first_scale:], start=first_scale):
         content = _at_size(inputs.content, scale.size)
         height, width, _ = content.shape
         styles = [
@@ -144,6 +158,8 @@ def stylize(
             for style in inputs.styles
         ]
         masks = [None if mask is None else _mask_at(mask, height, width) for mask in inputs.masks]
+        # A resumed scale starts from its saved state instead (the start only gives the shape).
+        state = initial_state if index == first_scale else None
         if image is None:
             start = initial_image(config.init, content, styles, config.seed, inputs.init_image)
         else:  # Coarse to fine: the last scale's result, upsampled.
@@ -151,13 +167,20 @@ def stylize(
         loss_fn = tf.function(make_loss(feature_model, content, styles, config, masks))
         on_scale(index, scale, loss_fn)
 
-        def report(progress: Progress, offset=offset, evaluations=evaluations) -> None:
+        def report(progress: Progress, index=index, offset=offset, evaluations=evaluations):
+            def optimizer_state() -> dict[str, np.ndarray]:
+                state = {"scale": np.array(index), "evaluations_before": np.array(evaluations)}
+                for key, value in progress.optimizer_state().items():
+                    state[f"optimizer/{key}"] = value
+                return state
+
             on_progress(
                 dataclasses.replace(
                     progress,
                     step=offset + progress.step,
                     steps=total_steps,
                     evaluations=evaluations + progress.evaluations,
+                    optimizer_state=optimizer_state,
                 )
             )
 
@@ -165,7 +188,9 @@ def stylize(
             step - offset for step in report_at if offset < step < offset + scale.steps
         ]
         optim = dataclasses.replace(config.optim, steps=scale.steps)
-        result = minimize(loss_fn, tf.constant(start[None]), optim, local_report_at, report)
+        result = minimize(
+            loss_fn, tf.constant(start[None]), optim, local_report_at, report, initial_state=state
+        )
         evaluations += result.evaluations
         image = result.image[0].numpy()
         # A broken image can't be recovered by a later scale; the last scale ends the run anyway.

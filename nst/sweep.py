@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 import os
 import re
 import string
@@ -27,12 +28,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nst import config as nst_config
-from nst.errors import UserError
+from nst.errors import UserError, show_value
+from nst.yaml_files import read_yaml_file
 
 _TOP_KEYS = ("base", "name", "set", "grid", "zip", "run_name")
+# Each member is a whole run; a few YAML aliases can multiply a grid into billions of members.
+_MAX_MEMBERS = 10_000
+_MAX_LABEL = 100  # characters of a member name after its index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +64,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     if unknown:
         guess = difflib.get_close_matches(str(unknown[0]), _TOP_KEYS, n=1)
         hint = f"did you mean '{guess[0]}'?" if guess else f"valid keys: {', '.join(_TOP_KEYS)}"
-        raise UserError(f"{source}: unknown key '{unknown[0]}' ({hint})")
+        raise UserError(f"{source}: unknown key {show_value(unknown[0])} ({hint})")
     base = data.get("base")
     if not isinstance(base, str) or not base.strip():
         raise UserError(
@@ -70,7 +73,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         )
     if not Path(base).is_file():
         raise UserError(
-            f"{source}: base config '{base}' not found "
+            f"{source}: base config {show_value(base)} not found "
             f"(paths are relative to the current directory, {Path.cwd()})"
         )
     fixed = _mapping(data, "set", source)
@@ -81,13 +84,13 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             f"{source}: nothing to vary: add 'grid:' or 'zip:' with lists of values, "
             "e.g. 'grid: {loss.style_weight: [1, 10, 100]}'"
         )
+    for section, keys in (("set", fixed), ("grid", grid), ("zip", zipped)):
+        for key in keys:
+            nst_config.check_key(key, f"{source}: '{section}'")
     lengths = {len(values) for values in zipped.values()}
     if len(lengths) > 1:
         sizes = ", ".join(f"{key}: {len(values)}" for key, values in zipped.items())
         raise UserError(f"{source}: the 'zip' lists must have the same length ({sizes})")
-    for section, keys in (("set", fixed), ("grid", grid), ("zip", zipped)):
-        for key in keys:
-            nst_config.check_key(key, f"{source}: '{section}'")
     _check_no_repeats(source, fixed, grid, zipped)
 
     varied_keys = (*grid, *zipped)
@@ -96,16 +99,20 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         raise UserError(
             f"{source}: 'run_name' must be a text pattern like 'sw{{loss.style_weight}}'"
         )
-    if pattern is not None:
-        _check_pattern(pattern, varied_keys, source)
+    used_keys = _check_pattern(pattern, varied_keys, source) if pattern is not None else []
+    count = math.prod(len(values) for values in grid.values()) * (min(lengths) if zipped else 1)
+    if count > _MAX_MEMBERS:
+        raise UserError(
+            f"{source}: {count:,} members is too many (at most {_MAX_MEMBERS:,}); "
+            "vary fewer keys or fewer values"
+        )
     combinations = list(itertools.product(*grid.values())) or [()]
     rows = list(zip(*zipped.values(), strict=True)) or [()]
-    count = len(combinations) * len(rows)
     digits = max(2, len(str(count - 1)))  # Zero-padded so names sort in member order.
     members = []
     for index, (combination, row) in enumerate(itertools.product(combinations, rows)):
         values = dict(zip(varied_keys, (*combination, *row), strict=True))
-        label = _label(values, pattern, source)
+        label = _label(values, pattern, used_keys, source)
         overrides = tuple(_override(key, value) for key, value in {**fixed, **values}.items())
         members.append(Member(f"{index:0{digits}d}_{label}", values, overrides))
     return Sweep(_name(data, source), base, source, varied_keys, tuple(members))
@@ -115,12 +122,13 @@ def _name(data: dict, source: str) -> str:
     name = str(data.get("name") or Path(source).stem)
     if "/" in name or "\\" in name or name in (".", ".."):
         raise UserError(
-            f"{source}: 'name' must be a name without slashes (not . or ..), got {name!r}"
+            f"{source}: 'name' must be a name without slashes (not . or ..), got {show_value(name)}"
         )
     return name
 
 
-def _check_pattern(pattern: str, varied_keys: Sequence[str], source: str) -> None:
+def _check_pattern(pattern: str, varied_keys: Sequence[str], source: str) -> list[str]:
+    """The varied keys the pattern uses, once each; a UserError if it uses anything else."""
     try:
         fields = [
             field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None
@@ -135,25 +143,22 @@ def _check_pattern(pattern: str, varied_keys: Sequence[str], source: str) -> Non
             )
         if field not in varied_keys:
             raise UserError(
-                f"{source}: 'run_name' uses '{field}', which the sweep does not vary "
-                f"(it varies {', '.join(varied_keys)})"
+                f"{source}: 'run_name' uses {show_value(field)}, which the sweep does "
+                f"not vary (it varies {', '.join(varied_keys)})"
             )
+    # `{optim}` and `{optim.steps}` cannot both be looked up in one namespace.
+    for field in fields:
+        inside = next((other for other in fields if other.startswith(f"{field}.")), None)
+        if inside is not None:
+            raise UserError(
+                f"{source}: 'run_name' uses both '{field}' and '{inside}', which is part of it: "
+                "use one"
+            )
+    return list(dict.fromkeys(fields))
 
 
 def _read(source: str) -> dict:
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{source}: sweep file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{source}: cannot read sweep file ({error})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or " ".join(str(error).split())
-        raise UserError(f"{source}{where}: invalid YAML: {problem}") from None
+    data = read_yaml_file(source, "sweep")
     if not isinstance(data, dict):
         raise UserError(f"{source}: a sweep must be a mapping with 'base' and 'grid' or 'zip'")
     return data
@@ -170,9 +175,10 @@ def _value_lists(data: dict, section: str, source: str) -> dict[str, list]:
     lists = _mapping(data, section, source)
     for key, values in lists.items():
         if not isinstance(values, list) or not values:
+            shown_key = show_value(f"{section}.{key}")
             raise UserError(
-                f"{source}: '{section}.{key}' must be a non-empty list of values, "
-                f"e.g. [1, 10, 100], got {values!r}"
+                f"{source}: {shown_key} must be a non-empty list of values, e.g. [1, 10, 100], "
+                f"got {show_value(values)}"
             )
     return lists
 
@@ -187,16 +193,17 @@ def _check_no_repeats(source: str, *sections: dict) -> None:
 
 
 def _override(key: str, value: Any) -> str:
-    # JSON is YAML's flow syntax, so the override parser reads the value back exactly.
-    return f"{key}={json.dumps(value)}"
+    # JSON is YAML's flow syntax, so the override parser reads the value back exactly. YAML's
+    # dates, sets and bytes, which no setting takes, go as text for the member's check to refuse.
+    return f"{key}={json.dumps(value, default=str)}"
 
 
-def _label(values: dict[str, Any], pattern: str | None, source: str) -> str:
+def _label(values: dict[str, Any], pattern: str | None, used_keys: list[str], source: str) -> str:
     if pattern is None:
         text = "_".join(f"{key.rsplit('.', 1)[-1]}={_show(value)}" for key, value in values.items())
     else:
         try:
-            text = pattern.format(**_namespace(values))
+            text = pattern.format(**_namespace({key: values[key] for key in used_keys}))
         except (KeyError, AttributeError) as error:
             raise UserError(
                 f"{source}: 'run_name' uses {error}, which the sweep does not vary "
@@ -204,8 +211,9 @@ def _label(values: dict[str, Any], pattern: str | None, source: str) -> str:
             ) from None
         except (IndexError, ValueError) as error:
             raise UserError(f"{source}: 'run_name' is not a valid pattern ({error})") from None
-    # Keep names safe as directory names on every system.
-    return re.sub(r"[^A-Za-z0-9._=,+-]+", "-", text).strip("-.") or "run"
+    # Keep names safe as directory names on every system, and short: a long value would make a
+    # name past the file system's 255 bytes. The index in front keeps cut names unique.
+    return re.sub(r"[^A-Za-z0-9._=,+-]+", "-", text)[:_MAX_LABEL].strip("-.") or "run"
 
 
 def _namespace(values: dict[str, Any]) -> dict[str, Any]:

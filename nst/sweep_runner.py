@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst import report
+from nst import checkpoints, report
 from nst.config import load_config
 from nst.errors import UserError
 from nst.report import MemberResult
@@ -49,6 +49,7 @@ class _Task:
     run_dir: str
     cwd: str  # configs name images relative to where the sweep was started
     log_path: str  # a worker process's output goes here, not into the sweep's terminal
+    resume: bool = False  # continue the member's stopped run from its checkpoint
 
 
 def run_sweep(
@@ -75,10 +76,12 @@ def run_sweep(
         if result is not None:
             finished[member.name] = result
             continue
-        if run_dir.exists():
+        resumable = resume and (run_dir / checkpoints.FILE).is_file()
+        if run_dir.exists() and not resumable:
             _keep_incomplete(run_dir)
         log_path = sweep_dir / "logs" / f"{member.name}.log"
-        tasks.append(_Task(sweep.base, member, str(run_dir), os.getcwd(), str(log_path)))
+        task = _Task(sweep.base, member, str(run_dir), os.getcwd(), str(log_path), resumable)
+        tasks.append(task)
 
     results = dict(finished)
 
@@ -137,13 +140,16 @@ def _run_member(task: _Task, threads: int | None) -> MemberResult:
         from nst import run  # TensorFlow loads here, after the thread limit is in the env.
 
         _limit_threads(threads)
-        outcome = run.execute(
-            config,
-            task.member.name,
-            show_progress=False,
-            run_dir=Path(task.run_dir),
-            hparams=task.member.values,
-        )
+        if task.resume:
+            outcome = run.resume(Path(task.run_dir), show_progress=False)
+        else:
+            outcome = run.execute(
+                config,
+                task.member.name,
+                show_progress=False,
+                run_dir=Path(task.run_dir),
+                hparams=task.member.values,
+            )
     except Exception as error:  # A member's failure must not stop the sweep.
         message = str(error) if isinstance(error, UserError) else _describe(error)
         return _failed(task, message)
@@ -260,11 +266,17 @@ def _run_in_processes(tasks: Sequence[_Task], jobs: int, done) -> None:
         initargs=(gpu_queue, len(gpus) >= jobs > 1),
     ) as pool:
         futures = {pool.submit(run_member, task, threads, True): task for task in tasks}
-        for future in as_completed(futures):
-            try:
-                done(future.result())
-            except Exception as error:  # The worker process died (killed for memory, say).
-                done(_failed(futures[future], f"worker process died: {_describe(error)}"))
+        try:
+            for future in as_completed(futures):
+                try:
+                    done(future.result())
+                except Exception as error:  # The worker process died (killed for memory, say).
+                    done(_failed(futures[future], f"worker process died: {_describe(error)}"))
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the workers too: each saves its member's checkpoint and stops.
+            # Members not started yet must not start now.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _claim_gpu(gpu_queue, one_gpu_each: bool) -> None:

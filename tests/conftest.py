@@ -4,15 +4,41 @@ The fast config keeps a run to about a second on two CPU cores: a random seeded 
 (`model.weights=none`, no download) cut at block2, images 32 px on the longest side, 6 steps.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from hypothesis import settings
 from PIL import Image
 
 CONTENT_SIZE = (64, 48)  # (width, height) on disk; the fast config's image.size scales it to 32x24
 IMAGE_SIZE = 32
+
+# The fuzz tests (test_fuzz.py) in `make test`: bounded (~20 s in all on two cores) and the same
+# cases on every run, with no example database to write. HYPOTHESIS_PROFILE=fuzz-long searches
+# deeper with fresh random cases, saving failures to .hypothesis/ to replay.
+settings.register_profile(
+    "ci", max_examples=100, deadline=2000, derandomize=True, database=None, print_blob=True
+)
+settings.register_profile("fuzz-long", max_examples=5000, deadline=10_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def run_nst(*args: str, cwd) -> subprocess.CompletedProcess:
+    """`python -m nst ARGS` in a real process (as a user's shell runs it), output captured."""
+    env = {key: value for key, value in os.environ.items() if key != "NST_VERBOSE"}
+    return subprocess.run(
+        [sys.executable, "-m", "nst", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def gradient_image(width: int, height: int, mode: str = "RGB") -> Image.Image:

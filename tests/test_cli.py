@@ -4,11 +4,10 @@ Most tests call `nst.cli.main` in this process (TensorFlow traces once per proce
 real process, to see exactly what reaches the terminal's stderr.
 """
 
-import os
 import subprocess
-import sys
 
 import pytest
+from conftest import run_nst
 
 from nst import cli
 from nst import config as nst_config
@@ -140,18 +139,6 @@ def test_unwritable_output_root_exits_2_naming_output_root(experiment, capsys):
 
 
 # --- In a real process: exactly what reaches stderr ----------------------------------------------
-
-
-def run_nst(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "NST_VERBOSE"}
-    return subprocess.run(
-        [sys.executable, "-m", "nst", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def assert_one_error_line(process: subprocess.CompletedProcess) -> str:

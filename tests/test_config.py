@@ -280,7 +280,7 @@ def test_empty_content_path_is_rejected(write_config):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optim.steps=0", r"'optim\.steps' must be at least 1, got 0"),
+        ("optim.steps=0", r"'optim\.steps' must be between 1 and 10000000, got 0"),
         ("optim.beta_1=1.0", r"'optim\.beta_1' must be in \[0, 1\), got 1\.0"),
         ("image.size=10", r"'image\.size' must be between 16 and 8192, got 10"),
         ("loss.style_weight=-1", r"'loss\.style_weight' must be at least 0, got -1\.0"),
@@ -294,7 +294,9 @@ def test_out_of_range_value_says_the_allowed_range(write_config, override, messa
 
 
 def test_out_of_range_value_in_file_names_the_file(write_config):
-    with pytest.raises(errors.UserError, match=r"x\.yaml: 'seed' must be at least 0, got -1"):
+    with pytest.raises(
+        errors.UserError, match=r"x\.yaml: 'seed' must be between 0 and 4294967295, got -1"
+    ):
         load(write_config, MINIMAL + "seed: -1\n")
 
 

@@ -1,5 +1,6 @@
 """nst.optimize: L-BFGS chunking keeps the path, early stops are explained, Adam descends."""
 
+import math
 import types
 
 import numpy as np
@@ -122,5 +123,48 @@ def test_a_non_finite_loss_stops_the_run_with_a_hint(name, line_search):
 
     optim = OptimConfig(name=name, steps=10, line_search=line_search)
     result = minimize(broken, tf.ones([1, 2, 2, 3]), optim)
-    assert result.steps_done < 10
-    assert "nan" in result.stop_reason
+    assert result.steps_done == 0 and result.diverged
+    assert "NaN or infinite" in result.stop_reason
+    np.testing.assert_array_equal(result.image.numpy(), np.ones([1, 2, 2, 3]))  # the start
+
+
+@pytest.mark.parametrize(("name", "line_search"), [("lbfgs", "none"), ("adam", "none")])
+def test_a_loss_that_turns_nan_midway_keeps_the_last_good_image(name, line_search):
+    target = tf.zeros([1, 2, 2, 3])
+
+    def nan_below_a_third(image):  # a bowl around 0 that is undefined below mean 1/3
+        loss = tf.reduce_sum(tf.square(image - target))
+        return tf.where(tf.reduce_mean(image) < 1 / 3, float("nan"), loss), {}
+
+    optim = OptimConfig(name=name, steps=200, line_search=line_search, learning_rate=0.05)
+    reports = []
+    result = minimize(nan_below_a_third, tf.ones([1, 2, 2, 3]), optim, on_progress=reports.append)
+    assert result.diverged and 0 < result.steps_done < 200
+    assert "NaN or infinite" in result.stop_reason
+    assert float(tf.reduce_mean(result.image)) >= 1 / 3  # the last good image, not the NaN one
+    assert math.isfinite(reports[-1].loss) and reports[-1].step == result.steps_done
+
+
+@pytest.mark.parametrize(
+    ("name", "line_search"), [("lbfgs", "none"), ("lbfgs", "hager_zhang"), ("adam", "none")]
+)
+def test_continuing_from_a_saved_state_follows_the_uninterrupted_path(
+    style_loss, name, line_search
+):
+    optim = OptimConfig(name=name, steps=12, line_search=line_search)
+    saved = {}
+
+    def keep_state_at_step_5(progress):
+        if progress.step == 5:
+            saved.update(progress.optimizer_state())
+
+    whole = minimize(
+        style_loss.fn, style_loss.start, optim, report_at=[5], on_progress=keep_state_at_step_5
+    )
+    # As a resumed run does: a fresh optimiser, from the saved arrays alone (a copy, as if
+    # read back from a file).
+    state = {key: np.array(value) for key, value in saved.items()}
+    resumed = minimize(style_loss.fn, tf.zeros_like(style_loss.start), optim, initial_state=state)
+    assert resumed.steps_done == whole.steps_done == 12
+    assert resumed.evaluations == whole.evaluations
+    np.testing.assert_array_equal(resumed.image.numpy(), whole.image.numpy())

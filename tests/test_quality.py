@@ -73,7 +73,8 @@ def test_lbfgs_transfers_the_style_and_keeps_the_content(model):
 
 @pytest.mark.parametrize("preserve", ["transfer", "luminance"])
 def test_colour_preservation_keeps_the_contents_chroma(model, preserve):
-    config = make_config(96, 30, color={"preserve": preserve})
+    # 40 steps: at 30 the luminance change (0.030) sat on the bar, so rounding could flip it.
+    config = make_config(96, 40, color={"preserve": preserve})
     content, final, _, _, _ = transfer(model, config)
     chroma = (color.to_space(final, "yiq") - color.to_space(content, "yiq"))[..., 1:]
     assert np.mean(np.abs(chroma)) < 0.01  # within clipping of the content's colours

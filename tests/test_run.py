@@ -376,3 +376,31 @@ def test_image_path_init_starts_from_that_image(experiment):
     with Image.open(init_path) as init:
         assert mean_abs_difference(run_dir / "final.png", init) < 0.05
     assert nst_config.load_config(run_dir / "config.yaml").init == str(init_path)
+
+
+def test_the_same_config_and_seed_give_the_same_image_byte_for_byte(experiment):
+    # L-BFGS (the default) over two scales: every step of the run, not just the start.
+    config_path = experiment.write_config(
+        optim={"name": "lbfgs", "steps": 30}, scales={"count": 2, "min_size": 16, "steps": 10}
+    )
+    assert run_cli(config_path)[0] == 0 and run_cli(config_path)[0] == 0
+    first, second = experiment.run_dirs()
+    assert (first / "final.png").read_bytes() == (second / "final.png").read_bytes()
+
+
+def test_a_loss_that_becomes_infinite_fails_the_run_and_keeps_the_last_good_image(
+    experiment, capsys
+):
+    config_path = experiment.write_config(optim={"name": "lbfgs", "steps": 50})
+    exit_code, _ = run_cli(config_path, "loss.style_weight=1e38")  # overflows float32
+    assert exit_code == 1
+    (run_dir,) = experiment.run_dirs()
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert "NaN or infinite" in error and "loss.style_weight" in error  # a hint
+    assert str(run_dir / "last_good.png") in error
+    assert read_png(run_dir / "last_good.png").shape == (24, 32, 3)
+    assert not (run_dir / "final.png").exists()
+    final = read_metrics(run_dir)[-1]
+    assert final["final"] and final["failed"] and "NaN" in final["stop_reason"]
+    assert all(math.isfinite(value) for key, value in final.items() if key.startswith("loss/"))
