@@ -21,10 +21,18 @@ _PARTIAL = FILE + ".partial"
 _FORMAT = 1  # raised when the layout changes, so an old file is refused, not misread
 
 
-def save_checkpoint(run_dir: Path, state: Mapping[str, np.ndarray], meta: Mapping) -> Path:
+def save_checkpoint(run_dir: Path, state: Mapping, meta: Mapping) -> Path:
+    """Write `state` (name -> array, or a function returning one, called as it is written, so
+    that a large state need not be in memory all at once) and `meta` (JSON)."""
     path, partial = run_dir / FILE, run_dir / _PARTIAL
+    entries = {"meta": np.array(json.dumps({**meta, "format": _FORMAT})), **state}
     with open(partial, "wb") as file:
-        np.savez(file, meta=np.array(json.dumps({**meta, "format": _FORMAT})), **state)
+        # The layout np.savez writes (np.load reads it back), one entry at a time.
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, value in entries.items():
+                array = np.asarray(value() if callable(value) else value)
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, array, allow_pickle=False)
         file.flush()
         os.fsync(file.fileno())  # on disk before the rename makes it the checkpoint
     os.replace(partial, path)

@@ -7,6 +7,7 @@ iteration here. This is the same algorithm as Torch's, compiled, with its state 
 so it can stop and resume between chunks without changing its path.
 """
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -50,20 +51,29 @@ class FixedStepLBFGS:
     def run(self, iterations: int) -> None:
         self._run(tf.constant(iterations, dtype=tf.int32))
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Everything the next iterations depend on, as arrays (for a checkpoint)."""
-        stored = int(self._stored)  # Slots fill from 0; the rest are zeros, not worth saving.
-        state = {name: variable.numpy() for name, variable in self._variables().items()}
-        state["steps_s"], state["steps_y"] = state["steps_s"][:stored], state["steps_y"][:stored]
+    def state(self) -> dict:
+        """Everything the next iterations depend on, for a checkpoint: arrays, and for the
+        history one function a row, which reads that row when the checkpoint writes it (a copy
+        of the whole history at once would be gigabytes at print size)."""
+        history = ("steps_s", "steps_y")
+        variables = self._variables()
+        state = {name: v.numpy() for name, v in variables.items() if name not in history}
+        for name in history:  # Slots fill from 0; the rest are zeros, not worth saving.
+            for row in range(int(self._stored)):
+                state[f"{name}/{row}"] = functools.partial(_read_row, variables[name], row)
         return state
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue exactly where `state()` was taken (with the same history length)."""
         for name, variable in self._variables().items():
-            value = state[name]
             if name in ("steps_s", "steps_y"):
-                value = np.concatenate([value, np.zeros_like(variable)[len(value) :]])
-            variable.assign(value)
+                variable.assign(tf.zeros_like(variable))
+                for row in range(int(state["stored"])):
+                    variable.scatter_update(
+                        tf.IndexedSlices(state[f"{name}/{row}"][None], tf.constant([row]))
+                    )
+            else:
+                variable.assign(state[name])
 
     def _variables(self) -> dict[str, tf.Variable]:
         return {
@@ -134,6 +144,10 @@ class FixedStepLBFGS:
         # A gather reads one row; indexing would read the whole (history x size) variable first,
         # hundreds of megabytes per step at 512 px.
         return tf.gather(history, slot)
+
+
+def _read_row(history: tf.Variable, row: int) -> np.ndarray:
+    return tf.gather(history, row).numpy()
 
 
 def _all_finite(value: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:

@@ -36,9 +36,10 @@ class Progress:
     loss: float  # total loss of `image` (L-BFGS), or of the image before the last update (Adam)
     evaluations: int  # loss + gradient evaluations so far
     image: tf.Tensor  # (1, H, W, 3), current pixels
-    # The optimiser's full state as arrays, for a checkpoint; `minimize(initial_state=...)`
-    # continues from it exactly. A function: the state can be hundreds of megabytes.
-    optimizer_state: Callable[[], dict[str, np.ndarray]] = dict
+    # The optimiser's full state for a checkpoint, name -> array or a function returning one
+    # (large parts are read only as they are written); `minimize(initial_state=...)` continues
+    # from it, as arrays, exactly. Read it before the run goes on: it is the current state.
+    optimizer_state: Callable[[], dict] = dict
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,11 @@ layers.content={"block2_conv2":1} layers.style={"block1_conv1":1,"block2_conv1":
     1024  scales.count=1 shallow                                  4162    4123  0.99x
     1024  scales.count=1 optim.name=adam model.precision=mixed_bfloat16  2161  2312  1.07x
     1024  scales.count=1 optim.name=adam model.taps=pre_relu      2996    3180  1.06x
-    1024  scales.count=1 log.checkpoint_every=1                   6467    6560  1.01x
+    1024  scales.count=1 log.checkpoint_every=1                   4415    4490  1.02x
     1536  scales.count=1                                          8753    8970  1.02x
     2048  scales.count=1 optim.name=adam                          7537    8086  1.07x
     2048  scales.count=1 optim.history=20                         8904    9526  1.07x
+    2048  scales.steps=2 log.checkpoint_every=1 (4 scales)         17810   17867  1.00x
 
 tests/test_preflight.py holds the same figures and checks every estimate is 0.8-1.5x of its
 measurement. Redo them after a change to the model, the loss or an optimiser's state. A GPU's
@@ -89,8 +90,9 @@ _LBFGS_IMAGE_VECTORS = 8  # position, gradient, direction, s, y and the two-loop
 # Copies of the (s, y) history at the peak, measured: nst.lbfgs writes one row in place;
 # tfp's L-BFGS rebuilds its history tensors every iteration and returns them from each chunk.
 _LBFGS_HISTORY_COPIES = {"none": 1.0, "hager_zhang": 4.0}
-# Writing a checkpoint copies the state out of TensorFlow, and NumPy's zip writer buffers a
-# little more: measured 1.13x the state at 1024 px.
+# Writing a checkpoint copies the state it is handed out of TensorFlow, and the zip writer
+# buffers a little more: measured 1.13x that state at 1024 px (before nst's L-BFGS handed its
+# history over a row at a time; now a checkpoint adds nothing measurable to its peak).
 _CHECKPOINT_COPY_SHARE = 1.15
 # The network's memory relative to float32 post-ReLU taps, measured at 1024 px with Adam:
 # mixed_bfloat16 0.77 (gradients and the tapped layers' float32 copies stay 32-bit), pre_relu
@@ -185,7 +187,8 @@ def estimate_memory(
     every, steps = config.log.checkpoint_every, sum(scale.steps for scale in scales)
     if 0 < every < steps:
         # A checkpoint copies the state out of TensorFlow to write it (nst.checkpoints).
-        optimizer += round(_CHECKPOINT_COPY_SHARE * _state_vectors(config) * height * width * 12)
+        copied = _checkpoint_copy_vectors(config)
+        optimizer += round(_CHECKPOINT_COPY_SHARE * copied * height * width * 12)
     label = "Adam state" if config.optim.name == "adam" else "L-BFGS state"
     runtime = _GPU_RUNTIME_BYTES if on_gpu else _RUNTIME_BYTES
     return MemoryEstimate(runtime, network, optimizer, label)
@@ -198,6 +201,14 @@ def _optimizer_bytes(config: Config, height: int, width: int) -> int:
         return _ADAM_IMAGE_VECTORS * pixels * 4
     vectors = _LBFGS_HISTORY_COPIES[optim.line_search] * 2 * optim.history + _LBFGS_IMAGE_VECTORS
     return round(vectors * pixels * 4)
+
+
+def _checkpoint_copy_vectors(config: Config) -> int:
+    """Image-sized vectors a checkpoint copies out of TensorFlow at once: nst's L-BFGS hands its
+    history over a row at a time (nst.lbfgs), tfp's and Adam's state goes whole."""
+    if config.optim.name == "lbfgs" and config.optim.line_search == "none":
+        return 3  # the position, the gradient, one history row
+    return _state_vectors(config)
 
 
 def _state_vectors(config: Config) -> int:

@@ -71,3 +71,4 @@ def test_bench_writes_every_section(tmp_path):
     ):
         assert heading in done.stdout
     assert f"wrote {output}" in done.stdout
+    assert 0 < report["bench_seconds"] < 300

@@ -155,16 +155,15 @@ def test_continuing_from_a_saved_state_follows_the_uninterrupted_path(
     saved = {}
 
     def keep_state_at_step_5(progress):
-        if progress.step == 5:
-            saved.update(progress.optimizer_state())
+        if progress.step == 5:  # as a checkpoint does: every array read before the run goes on
+            for key, value in progress.optimizer_state().items():
+                saved[key] = np.array(value() if callable(value) else value)
 
     whole = minimize(
         style_loss.fn, style_loss.start, optim, report_at=[5], on_progress=keep_state_at_step_5
     )
-    # As a resumed run does: a fresh optimiser, from the saved arrays alone (a copy, as if
-    # read back from a file).
-    state = {key: np.array(value) for key, value in saved.items()}
-    resumed = minimize(style_loss.fn, tf.zeros_like(style_loss.start), optim, initial_state=state)
+    # As a resumed run does: a fresh optimiser, from the saved arrays alone.
+    resumed = minimize(style_loss.fn, tf.zeros_like(style_loss.start), optim, initial_state=saved)
     assert resumed.steps_done == whole.steps_done == 12
     assert resumed.evaluations == whole.evaluations
     np.testing.assert_array_equal(resumed.image.numpy(), whole.image.numpy())

@@ -175,11 +175,11 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
 
     checkpoints.save_checkpoint(tmp_path, {"x": np.arange(3)}, {"step": 1})
 
-    def crash_while_writing(file, **arrays):
-        file.write(b"half a checkpoint")
+    def crash_while_writing(file, array, **options):
+        file.write(b"half an array")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", crash_while_writing)
+    monkeypatch.setattr(np.lib.format, "write_array", crash_while_writing)
     with pytest.raises(OSError):
         checkpoints.save_checkpoint(tmp_path, {"x": np.arange(5)}, {"step": 2})
     meta, state = load_checkpoint(tmp_path)  # the old one, whole
