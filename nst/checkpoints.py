@@ -18,7 +18,7 @@ from nst.errors import UserError
 
 FILE = "checkpoint.npz"
 _PARTIAL = FILE + ".partial"
-_FORMAT = 1  # raised when the layout changes, so an old file is refused, not misread
+_FORMAT = 2  # raised when the layout changes, so an old file is refused, not misread
 
 
 def save_checkpoint(run_dir: Path, state: Mapping, meta: Mapping) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nst import __version__
 from nst.errors import UserError
+from nst.interrupts import RunInterrupted  # Fast: no TensorFlow.
 
 EXIT_USER_ERROR = 2
 EXIT_MEMBERS_FAILED = 1
@@ -22,17 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"nst: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt as interrupt:
-        run_dir = getattr(interrupt, "run_dir", None)  # a run that saved a checkpoint first
-        if run_dir is None:
-            print("nst: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+    except RunInterrupted as interrupt:  # The run saved a checkpoint first.
+        run_dir = interrupt.run_dir
         print(
             f"nst: {interrupt}; saved {run_dir}/interrupted.png and a checkpoint. Resume with:\n"
             f"  nst resume {run_dir}\n  (or: make resume RUN={run_dir})",
             file=sys.stderr,
         )
         return interrupt.exit_code
+    except KeyboardInterrupt:
+        print("nst: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -51,11 +51,10 @@ class RunOutcome:
 class RunFailed(Exception):
     """The loss became NaN or infinite; the run directory keeps the last good image."""
 
-    def __init__(self, reason: str, run_dir: Path, last_good_image: Path, step: int):
+    def __init__(self, reason: str, last_good_image: Path, step: int):
         super().__init__(
             f"the run failed: {reason}; the last good image (step {step}) is {last_good_image}"
         )
-        self.run_dir = run_dir
 
 
 def load_inputs(config: Config) -> stylize.Inputs:
@@ -149,7 +148,7 @@ def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
     inputs = load_inputs(config)
     feature_model = _feature_model(config)
     logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress, meta)
-    _restore_random_state(state)
+    _restore_random_state(meta["random"])
     prepared = stylize.prepare_colors(inputs, config)
     return _optimise(feature_model, prepared, config, logger, state)
 
@@ -211,7 +210,7 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
         reason = result.stop_reason
         if config.model.precision == "mixed_float16":
             reason += "; float16 overflows easily: try model.precision=mixed_bfloat16"
-        raise RunFailed(reason, run_dir, last_good, result.steps_done)
+        raise RunFailed(reason, last_good, result.steps_done)
     final_image = run_dir / "final.png"
     images.save_image(final_image, logger.present(result.image))
     final_loss = logger.log_final(result)
@@ -236,28 +235,23 @@ def _paths_from(config: Config, directory: Path) -> Config:
     return dataclasses.replace(config, content=absolute(config.content), style=styles, init=init)
 
 
-def _random_state() -> dict[str, np.ndarray]:
-    """Every random generator a run may draw from (none is drawn from while optimising today;
-    kept so a resumed run stays identical if one ever is)."""
-    version, keys, python_gauss = random.getstate()
-    _, numpy_keys, numpy_position, numpy_has_gauss, numpy_gauss = np.random.get_state()
+def _random_state() -> dict:
+    """Every random generator a run may draw from, as JSON (none is drawn from while optimising
+    today; kept so a resumed run stays identical if one ever is)."""
+    _, numpy_keys, *numpy_rest = np.random.get_state()
     return {
-        "random/python": np.array([version, *keys, -1 if python_gauss is None else 0]),
-        "random/python_gauss": np.array(0.0 if python_gauss is None else python_gauss),
-        "random/numpy_keys": numpy_keys,
-        "random/numpy_rest": np.array([numpy_position, numpy_has_gauss, numpy_gauss]),
-        "random/tensorflow": tf.random.get_global_generator().state.numpy(),
+        "python": random.getstate(),
+        "numpy": [numpy_keys.tolist(), *numpy_rest],
+        "tensorflow": tf.random.get_global_generator().state.numpy().tolist(),
     }
 
 
-def _restore_random_state(state: Mapping[str, np.ndarray]) -> None:
-    python = [int(value) for value in state["random/python"]]
-    gauss = None if python[-1] == -1 else float(state["random/python_gauss"])
-    random.setstate((python[0], tuple(python[1:-1]), gauss))
-    position, has_gauss, numpy_gauss = state["random/numpy_rest"]
-    keys = state["random/numpy_keys"]
-    np.random.set_state(("MT19937", keys, int(position), int(has_gauss), float(numpy_gauss)))
-    tf.random.get_global_generator().reset(state["random/tensorflow"])
+def _restore_random_state(saved: Mapping) -> None:
+    version, keys, gauss = saved["python"]
+    random.setstate((version, tuple(keys), gauss))
+    numpy_keys, *numpy_rest = saved["numpy"]
+    np.random.set_state(("MT19937", np.array(numpy_keys, np.uint32), *numpy_rest))
+    tf.random.get_global_generator().reset(np.array(saved["tensorflow"], np.int64))
 
 
 # The settings every run reports to TensorBoard's HParams tab, so any two runs compare there.
@@ -339,6 +333,7 @@ class RunLogger:
         self._metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
         self._started = time.perf_counter() - seconds
         self._last_image = None
+        self._checkpoint_step = step  # the step of the checkpoint on disk, if any
         self._bar = tqdm.tqdm(
             total=self._steps,
             initial=step,
@@ -397,14 +392,17 @@ class RunLogger:
             self.save_checkpoint(progress)
 
     def save_checkpoint(self, progress: Progress) -> None:
+        if progress.step == self._checkpoint_step:
+            return  # A stop request at a checkpoint step: it is on disk already (gigabytes).
         meta = {
             "step": progress.step,
             "evaluations": progress.evaluations,
             "seconds": time.perf_counter() - self._started,
             "cwd": os.getcwd(),  # the config's relative paths start here
+            "random": _random_state(),
         }
-        state = {**progress.optimizer_state(), **_random_state()}
-        checkpoints.save_checkpoint(self.run_dir, state, meta)
+        checkpoints.save_checkpoint(self.run_dir, progress.optimizer_state(), meta)
+        self._checkpoint_step = progress.step
 
     def log_final(self, result: OptimizeResult, failed: bool = False) -> dict[str, float]:
         extra = {"failed": True} if failed else {}

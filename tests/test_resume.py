@@ -226,3 +226,23 @@ def test_an_interrupted_sweep_resumes_its_stopped_member_from_the_checkpoint(exp
     assert stopped_at["step"] > 0
     finals = sorted(member_dir.parent.glob("*/final.png"))
     assert len(finals) == 2
+
+
+def test_the_random_generators_continue_where_the_checkpoint_left_them():
+    import json
+    import random
+
+    import tensorflow as tf
+
+    from nst import run
+
+    def draw():
+        generator = tf.random.get_global_generator()
+        return random.random(), np.random.random(), float(generator.uniform([]))
+
+    saved = json.loads(json.dumps(run._random_state()))  # as the checkpoint's meta stores it
+    expected = draw()
+    for _ in range(3):  # the run draws on
+        draw()
+    run._restore_random_state(saved)
+    assert draw() == expected
