@@ -10,7 +10,7 @@ ARGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run resume sweep bench test test-fast lint format tensorboard clean
+.PHONY: install run resume sweep score bench test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -37,7 +37,13 @@ resume: install
 sweep: install
 	$(BIN)/nst sweep $(SWEEP) $(ARGS)
 
-# Timings, evaluations per iteration, time to quality (scripts/bench.py); ARGS=--quick is ~2 min
+# Quality readout of any images (README "Quality readout"):
+# make score ARGS="assets/tubingen.jpg assets/starry_night.jpg runs/starry/<time>/final.png"
+score: install
+	$(BIN)/nst score $(ARGS)
+
+# Timings, evaluations per iteration, time to quality, a real run's s/step (scripts/bench.py);
+# ARGS=--quick is ~2 min; ARGS="--case defaults --size 512" times configs/starry.yaml end to end
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
 

@@ -2,11 +2,13 @@
 
 import argparse
 import contextlib
+import json
+import math
 import os
 import sys
 from pathlib import Path
 
-from nst import __version__
+from nst import __version__, networks
 from nst.errors import UserError
 from nst.interrupts import RunInterrupted  # Fast: no TensorFlow.
 
@@ -103,6 +105,37 @@ def _parser() -> argparse.ArgumentParser:
         help="Ray cluster address for --executor ray (default: start a local Ray)",
     )
     sweep.set_defaults(handler=_sweep)
+
+    score = commands.add_parser(
+        "score",
+        help="score images against a content and a style image",
+        description="Score each IMAGE (nst's or any other tool's result) against CONTENT and "
+        "STYLE as every run does (README 'Quality readout'): palette, strokes and contrast "
+        "against the style, and the content and style distances on the network at fixed "
+        "layers; lower is better, and a contrast of 1 is the style's. Every image is taken at "
+        "256 px on its longest side.",
+    )
+    score.add_argument("content", metavar="CONTENT", help="the content image, e.g. a photo")
+    score.add_argument(
+        "style",
+        metavar="STYLE",
+        help="one style image (a run with several styles scores their blend in metrics.jsonl)",
+    )
+    score.add_argument("images", metavar="IMAGE", nargs="+", help="the images to score")
+    score.add_argument(
+        "--network",
+        choices=networks.NETWORKS,
+        default=None,
+        help="default: the configs' default model.network",
+    )
+    score.add_argument(
+        "--weights",
+        default=None,
+        help="auto, imagenet, hed (VGG16, offline), none or a weights file; "
+        "default: the configs' default model.weights",
+    )
+    score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.set_defaults(handler=_score)
     return parser
 
 
@@ -142,7 +175,8 @@ def _finish(run_function, *args, **kwargs) -> int:
         print(f"stopped early: {outcome.stop_reason}", file=sys.stderr)
     total = outcome.final_loss["loss/total"]
     steps, evaluations = outcome.steps_done, outcome.evaluations
-    print(f"{steps} steps, {evaluations} loss evaluations, final loss {total:.4g}")
+    model = f"{outcome.network}, weights {outcome.weights}"  # auto resolved: what was used
+    print(f"{steps} steps, {evaluations} loss evaluations, final loss {total:.4g} ({model})")
     print(f"result: {outcome.final_image}")
     print(f"run directory: {outcome.run_dir}  (make tensorboard to compare runs)")
     return 0
@@ -183,6 +217,60 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"{len(outcome.failed)} of {total} members failed: see summary.csv", file=sys.stderr)
         return EXIT_MEMBERS_FAILED
     return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from nst import images, metrics
+    from nst.config import ModelConfig
+
+    defaults = ModelConfig()  # Read now: scores use the model a config would by default.
+    network = args.network or defaults.network
+    model_weights = args.weights or defaults.weights
+    if model_weights == "hed" and network != "vgg16":
+        raise UserError(
+            f"--weights hed has VGG16 weights only: add --network vgg16 (not {network})"
+        )
+    # Every image is read before TensorFlow loads, so a bad path fails at once.
+    content = images.load_image(args.content, max_size=metrics.SIDE, role="content image")
+    style = images.load_image(args.style, max_size=metrics.SIDE, role="style image")
+    scored = [images.load_image(path, max_size=metrics.SIDE) for path in args.images]
+    _load_tensorflow_quietly()
+    from nst import scoring, weights
+
+    resolved = weights.resolve_weights(network, model_weights)
+    weights.show_once(resolved.note)
+    feature_model = scoring.reference_model(resolved.network, resolved.weights)
+    scorer = scoring.Scorer(feature_model, content, [style])
+    scores = [scorer(image) for image in scored]
+    model = {"network": resolved.network, "weights": resolved.weights}
+    print(_scores_json(args, model, scores) if args.json else _scores_table(args, model, scores))
+    return 0
+
+
+def _scores_table(args: argparse.Namespace, model: dict, scores: list[dict]) -> str:
+    from nst import metrics, scoring
+
+    width = max(len("image"), *map(len, args.images))
+    lines = [
+        f"{model['network']}, weights {model['weights']}; images at {metrics.SIDE} px",
+        f"{'image':<{width}}" + "".join(f"{name:>10}" for name in scoring.NAMES),
+    ]
+    for path, row in zip(args.images, scores, strict=True):
+        lines.append(f"{path:<{width}}" + "".join(f"{row[name]:>10.4g}" for name in scoring.NAMES))
+    return "\n".join(lines)
+
+
+def _scores_json(args: argparse.Namespace, model: dict, scores: list[dict]) -> str:
+    """Strict JSON: a score that could not be computed (NaN) is null."""
+    from nst import metrics
+
+    rows = [
+        {"image": path}
+        | {name: None if math.isnan(value) else value for name, value in row.items()}
+        for path, row in zip(args.images, scores, strict=True)
+    ]
+    inputs = {"content": args.content, "style": args.style, "side": metrics.SIDE}
+    return json.dumps(model | inputs | {"scores": rows}, indent=2)
 
 
 def _load_tensorflow_quietly() -> None:

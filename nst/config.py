@@ -41,7 +41,9 @@ class ImageConfig:
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     network: str = "vgg19"
-    weights: str = "imagenet"  # "imagenet" | "hed" | "none" | a weights file, checked when loaded
+    # auto: ImageNet (Keras' cache or a download), else offline VGG16 "hed" weights (nst.weights);
+    # or "imagenet" | "hed" | "none" | a weights file, checked when loaded.
+    weights: str = "auto"
     pooling: str = "max"
     taps: str = "post_relu"  # read layers after their ReLU, or before it (pre_relu)
     # float32, or convolutions in 16 bits (the loss stays float32): README "Performance".
@@ -67,19 +69,27 @@ class LayersConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
+    # The defaults were chosen by nst.metrics' readout of Tübingen + Starry Night at 512 px
+    # (offline VGG16 features; README "The default look"): the painting's palette and stroke
+    # spectrum while the town stays recognisable. The terms are normalised (nst.losses), so a
+    # weight means the same at any size; VGG19 with ImageNet weights could not be checked here.
     content_weight: float = 1.0
-    # Chosen on Tübingen + Starry Night (VGG16 features, 128-384 px): the style term falls about
-    # 20x while the content stays recognisable. The terms are normalised (nst.losses), so the
-    # same weights gave similar terms at 128 and 256 px; VGG19 with ImageNet weights is unchecked.
-    style_weight: float = 10.0
-    tv_weight: float = 0.1
+    style_weight: float = 5.0
+    # Light: the coarse-to-fine start already gives smooth large strokes; more blurs the finest
+    # brush texture the painting has (the top octave of the stroke spectrum).
+    tv_weight: float = 0.01
+    # The pixels' colour distribution against the style's (nst.palette): without it the
+    # palette stays halfway between photo and painting.
+    palette_weight: float = 1.0
     style_loss: str = "gram"  # gram | mean_std | wasserstein (mean and covariance)
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
     name: str = "lbfgs"
-    steps: int = 500  # L-BFGS iterations or Adam steps
+    # L-BFGS iterations or Adam steps at the output size (the last scale): the coarse scales
+    # before it have already formed the picture, so few are needed here (README "The default look").
+    steps: int = 60
     learning_rate: float = 0.02  # Adam only; pixel values are in [0, 1]
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -101,9 +111,9 @@ class ColorConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScalesConfig:
-    count: int = 0  # 0 = automatic: one scale up to 512 px, halving down to min_size above
-    min_size: int = 256  # longest side of the first, coarsest scale
-    steps: int = 200  # steps at each scale before the last; the last runs optim.steps
+    count: int = 0  # 0 = automatic: sizes halve from image.size down to min_size
+    min_size: int = 128  # longest side of the first, coarsest scale
+    steps: int = 150  # steps at each scale before the last; the last runs optim.steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,10 +169,15 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "ScalesConfig.count": (lambda v: 0 <= v <= 8, "between 0 (automatic) and 8"),
     "ScalesConfig.min_size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
     "ScalesConfig.steps": (lambda v: 1 <= v <= 10**7, "between 1 and 10000000"),
-    "ModelConfig.weights": (lambda v: v.strip() != "", "imagenet, hed, none or a weights file"),
+    "ModelConfig.weights": (
+        lambda v: v.strip() != "",
+        "auto (ImageNet, or offline VGG16 weights without a network), imagenet, hed, none "
+        "or a weights file",
+    ),
     "LossConfig.content_weight": (lambda v: v >= 0, "at least 0"),
     "LossConfig.style_weight": (lambda v: v >= 0, "at least 0"),
     "LossConfig.tv_weight": (lambda v: v >= 0, "at least 0"),
+    "LossConfig.palette_weight": (lambda v: v >= 0, "at least 0"),
     # Steps are counted in 32-bit integers in the compiled loops; 10 million is days of work.
     "OptimConfig.steps": (lambda v: 1 <= v <= 10**7, "between 1 and 10000000"),
     "OptimConfig.learning_rate": (lambda v: v > 0, "greater than 0"),

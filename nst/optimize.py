@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 
 LossFn = Callable[[tf.Tensor], tuple[tf.Tensor, dict]]
+# A loss's value and terms as plain numbers: (total, {term: value}), as LossFn names them.
+Terms = tuple[float, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Progress:
     # (large parts are read only as they are written); `minimize(initial_state=...)` continues
     # from it, as arrays, exactly. Read it before the run goes on: it is the current state.
     optimizer_state: Callable[[], dict] = dict
+    # The loss's terms at `image` when the optimiser has them from its own last evaluation
+    # (L-BFGS without a line search), else None: then they cost a forward pass to know. Like
+    # optimizer_state, it reads the optimiser: call it before the run goes on.
+    terms: Callable[[], Terms | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class OptimizeResult:
     evaluations: int
     stop_reason: str  # "completed", or why the optimiser stopped early
     diverged: bool = False  # the loss or its gradient became NaN or infinite
+    terms: Callable[[], Terms | None] = lambda: None  # at `image`, as Progress.terms
 
 
 def minimize(
@@ -85,16 +92,15 @@ def minimize(
         loss, reached = runner.run_to(target)
         seconds_per_step = (time.perf_counter() - started) / max(1, reached - step)
         step = reached
-        on_progress(
-            Progress(step, optim.steps, loss, runner.evaluations, runner.image, runner.state)
-        )
+        image, evaluations, terms = runner.image, runner.evaluations, runner.terms
+        on_progress(Progress(step, optim.steps, loss, evaluations, image, runner.state, terms))
         if runner.diverged:
             reason = f"the loss or its gradient became NaN or infinite after step {step}: "
             reason += _divergence_hint(optim)
-            return OptimizeResult(runner.image, step, runner.evaluations, reason, diverged=True)
+            return OptimizeResult(image, step, evaluations, reason, diverged=True, terms=terms)
         if stop_reason := runner.stop_reason(target):
-            return OptimizeResult(runner.image, step, runner.evaluations, stop_reason)
-    return OptimizeResult(runner.image, step, runner.evaluations, "completed")
+            return OptimizeResult(image, step, evaluations, stop_reason, terms=terms)
+    return OptimizeResult(runner.image, step, runner.evaluations, "completed", terms=runner.terms)
 
 
 def _divergence_hint(optim: "OptimConfig") -> str:
@@ -108,15 +114,17 @@ def _divergence_hint(optim: "OptimConfig") -> str:
     return "lower loss.style_weight / loss.content_weight"
 
 
-def _flat_value_and_gradient(loss_fn: LossFn, shape) -> Callable:
-    """The loss and its gradient as functions of the flattened image, as L-BFGS wants them."""
+def _flat_value_and_gradient(loss_fn: LossFn, shape, with_terms: bool = False) -> Callable:
+    """The loss and its gradient as functions of the flattened image, as L-BFGS wants them;
+    `with_terms` adds the loss's terms (a dict of scalars) as a third output."""
 
     @tf.function
     def value_and_gradient(position):
         with tf.GradientTape() as tape:
             tape.watch(position)
-            total, _ = loss_fn(tf.reshape(position, shape))
-        return total, tape.gradient(total, position)
+            total, terms = loss_fn(tf.reshape(position, shape))
+        gradient = tape.gradient(total, position)
+        return (total, gradient, terms) if with_terms else (total, gradient)
 
     return value_and_gradient
 
@@ -126,21 +134,34 @@ class _FixedStepLBFGSRunner:
 
     def __init__(self, loss_fn: LossFn, initial_image: tf.Tensor, optim: "OptimConfig"):
         self._shape = initial_image.shape
-        value_and_gradient = _flat_value_and_gradient(loss_fn, self._shape)
+        # With the terms, a log point needs no forward pass of its own (half an evaluation).
+        value_and_gradient = _flat_value_and_gradient(loss_fn, self._shape, with_terms=True)
         self._lbfgs = FixedStepLBFGS(
             value_and_gradient, tf.reshape(initial_image, [-1]), optim.history, optim.tolerance
         )
         self._tolerance = optim.tolerance
+        self._terms_current = True  # the terms kept are the current image's
 
     def run_to(self, step: int) -> tuple[float, int]:
-        self._lbfgs.run(step - self.steps_done)
-        return float(self._lbfgs.value), self.steps_done
+        start = self.steps_done
+        self._lbfgs.run(step - start)
+        done = self.steps_done
+        self._terms_current |= done > start
+        return float(self._lbfgs.value), done
+
+    def terms(self) -> Terms | None:
+        if not self._terms_current:
+            return None
+        return float(self._lbfgs.value), self._lbfgs.extras()
 
     def state(self) -> dict[str, np.ndarray]:
         return self._lbfgs.state()
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._lbfgs.restore(state)
+        # The checkpoint holds no terms: those kept are still the starting image's until the
+        # next iteration.
+        self._terms_current = False
 
     @property
     def steps_done(self) -> int:
@@ -217,6 +238,9 @@ class _LBFGS:
     @property
     def image(self) -> tf.Tensor:
         return tf.reshape(self._results.position, self._shape)
+
+    def terms(self) -> None:  # tfp's line search takes the loss's value and gradient only
+        return None
 
     @property
     def evaluations(self) -> int:
@@ -325,6 +349,9 @@ class _Adam:
     @property
     def image(self) -> tf.Tensor:
         return tf.convert_to_tensor(self._image)
+
+    def terms(self) -> None:  # its last evaluation was of the image before the update
+        return None
 
     @property
     def evaluations(self) -> int:

@@ -11,7 +11,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,14 @@ from nst import images
 from nst.errors import UserError
 
 LOSS_COLUMNS = ("loss/total", "loss/content", "loss/style", "loss/tv")
+# nst.scoring.NAMES as metrics.jsonl names them (that module loads TensorFlow).
+QUALITY_COLUMNS = (
+    "quality/palette",
+    "quality/strokes",
+    "quality/contrast",
+    "quality/content",
+    "quality/style",
+)
 _TAIL_COLUMNS = ("evaluations", "seconds", "run_dir", "error")
 MARGIN = 8  # Pixels around the sheet and between cells.
 CAPTION_PADDING = 4  # Pixels above and below a cell's caption lines.
@@ -39,14 +47,17 @@ class MemberResult:
     evaluations: int | None
     seconds: float | None
     error: str = ""  # One line when failed; the stop reason when stopped early.
+    quality: dict[str, float] = field(default_factory=dict)  # "quality/..." values; {} if none.
 
 
 def write_summary_csv(path, results: Sequence[MemberResult], varied_keys: Sequence[str]) -> None:
     """One row per member, in order; per-layer losses stay in each run's metrics.jsonl."""
-    rows = [["member", *varied_keys, "status", *LOSS_COLUMNS, *_TAIL_COLUMNS]]
+    columns = [*LOSS_COLUMNS, *QUALITY_COLUMNS]
+    rows = [["member", *varied_keys, "status", *columns, *_TAIL_COLUMNS]]
     for result in results:
         values = [format_value(result.values.get(key)) for key in varied_keys]
-        losses = [_format_measurement(result.losses.get(key)) for key in LOSS_COLUMNS]
+        measured = result.losses | result.quality
+        losses = [_format_measurement(measured.get(key)) for key in columns]
         run = [_format_measurement(result.evaluations), _format_measurement(result.seconds)]
         run += [result.run_dir, result.error]
         rows.append([result.name, *values, result.status, *losses, *run])
@@ -84,13 +95,17 @@ def write_contact_sheet(
 
 
 def caption_lines(result: MemberResult, varied_keys: Sequence[str]) -> list[str]:
-    """'style_weight=10' per varied key (the full key if two share a last part), then the status."""
+    """'style_weight=10' per varied key (the full key if two share a last part), the palette and
+    strokes scores ('pal 9.64 str 0.324', nst.scoring), then the status."""
     last_parts = Counter(key.rsplit(".", 1)[-1] for key in varied_keys)
     lines = []
     for key in varied_keys:
         label = key.rsplit(".", 1)[-1]
         label = key if last_parts[label] > 1 else label
         lines.append(f"{label}={format_value(result.values.get(key))}")
+    if "quality/palette" in result.quality:
+        palette, strokes = result.quality["quality/palette"], result.quality["quality/strokes"]
+        lines.append(f"pal {palette:.3g} str {strokes:.3g}")
     return lines if result.status == "completed" else [*lines, result.status]
 
 

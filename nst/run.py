@@ -29,12 +29,12 @@ import tensorflow as tf
 import tqdm
 from tensorboard.plugins.hparams import api as hp
 
-from nst import checkpoints, images, networks, preflight, stylize
+from nst import checkpoints, eta, images, metrics, networks, preflight, scoring, stylize, weights
 from nst.config import Config, config_to_dict, dump_config, load_config
 from nst.errors import UserError
 from nst.interrupts import RunInterrupted, StopRequests
 from nst.model import build_feature_model
-from nst.optimize import OptimizeResult, Progress
+from nst.optimize import OptimizeResult, Progress, Terms
 from nst.run_dirs import create_run_dir
 
 
@@ -46,6 +46,8 @@ class RunOutcome:
     evaluations: int
     stop_reason: str
     final_loss: dict[str, float]
+    network: str  # the network and weights used: model.weights=auto resolved
+    weights: str
 
 
 class RunFailed(Exception):
@@ -123,6 +125,7 @@ def execute(
     # Output directory, memory and disk, before anything is loaded, built or written.
     preflight.check_run(config, None if run_dir is None else run_dir.parent)
     inputs = load_inputs(config)
+    config = _with_resolved_weights(config)  # What config.yaml and the HParams record.
     feature_model = _feature_model(config)
     if run_dir is None:
         run_dir = create_run_dir(config.output.root, name)
@@ -146,11 +149,20 @@ def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
     config = _paths_from(load_config(str(run_dir / "config.yaml")), Path(meta["cwd"]))
     preflight.check_run(config, run_dir.parent)  # the machine may have changed since
     inputs = load_inputs(config)
+    config = _with_resolved_weights(config)  # config.yaml has them resolved: no change.
     feature_model = _feature_model(config)
     logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress, meta)
     _restore_random_state(meta["random"])
     prepared = stylize.prepare_colors(inputs, config)
     return _optimise(feature_model, prepared, config, logger, state)
+
+
+def _with_resolved_weights(config: Config) -> Config:
+    """The config with model.weights=auto made the weights this run uses (nst.weights); says
+    in one line on stderr if it fell back to the offline ones."""
+    config, note = weights.resolve_model(config)
+    weights.show_once(note)
+    return config
 
 
 def _feature_model(config: Config):
@@ -177,6 +189,8 @@ def _presenter(inputs: stylize.Inputs, config: Config):
 def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) -> RunOutcome:
     """The optimisation with its logging, checkpoints, stop requests and end."""
     run_dir = logger.run_dir
+    # Read now, at the size the scores use: the files may change during a long run.
+    quality_references = _quality_references(config)
     with StopRequests() as stop_requests:
 
         def on_progress(progress: Progress) -> None:
@@ -203,21 +217,57 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
             raise
         finally:
             logger.close_progress_bar()
+        # Still inside StopRequests: a Ctrl-C in these seconds lets the run end normally.
+        pixels = logger.present(result.image)
+        quality = _quality(config, feature_model, pixels, quality_references)
     if result.diverged:
         last_good = run_dir / "last_good.png"
-        images.save_image(last_good, logger.present(result.image))
-        logger.log_final(result, failed=True)
+        images.save_image(last_good, pixels)
+        logger.log_final(result, quality, failed=True)
         reason = result.stop_reason
         if config.model.precision == "mixed_float16":
             reason += "; float16 overflows easily: try model.precision=mixed_bfloat16"
         raise RunFailed(reason, last_good, result.steps_done)
     final_image = run_dir / "final.png"
-    images.save_image(final_image, logger.present(result.image))
-    final_loss = logger.log_final(result)
+    images.save_image(final_image, pixels)
+    final_loss = logger.log_final(result, quality)
     checkpoints.remove_checkpoint(run_dir)
     return RunOutcome(
-        run_dir, final_image, result.steps_done, result.evaluations, result.stop_reason, final_loss
+        run_dir,
+        final_image,
+        result.steps_done,
+        result.evaluations,
+        result.stop_reason,
+        final_loss,
+        network=config.model.network,
+        weights=config.model.weights,
     )
+
+
+def _quality_references(config: Config) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The content and style images as the quality readout takes them (nst.scoring)."""
+    content = images.load_image(config.content, max_size=metrics.SIDE, role="content image")
+    styles = [
+        images.load_image(style.path, max_size=metrics.SIDE, role="style image")
+        for style in config.style
+    ]
+    return content, styles
+
+
+def _quality(config: Config, feature_model, image: np.ndarray, references) -> dict[str, float]:
+    """The quality readout (nst.scoring) of the image as saved, in 8 bits, so that `nst score`
+    on the saved file gives the same numbers. The run's feature model is reused when it has the
+    reference layers at the reference settings; otherwise a small one is built (seconds)."""
+    fits = scoring.model_fits(
+        config.model.pooling, config.model.taps, config.model.precision, _used_layers(config)
+    )
+    if not fits:
+        network, model_weights = config.model.network, config.model.weights
+        feature_model = scoring.reference_model(network, model_weights, config.seed)
+    content, styles = references
+    blend = [style.weight for style in config.style]
+    scorer = scoring.Scorer(feature_model, content, styles, blend)
+    return scorer(images.to_uint8(image).astype(np.float32) / 255.0)
 
 
 def _paths_from(config: Config, directory: Path) -> Config:
@@ -279,6 +329,7 @@ FINAL_METRICS = (
     "final/loss/tv",
     "final/seconds",
     "final/evaluations",
+    *(f"final/quality/{name}" for name in scoring.NAMES),
 )
 
 
@@ -340,8 +391,11 @@ class RunLogger:
             unit="step",
             disable=not show_progress,
             dynamic_ncols=True,
-            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
-            "{postfix}",
+            # tqdm's own time left assumes every step costs the same; nst.eta weighs the scales.
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
+        )
+        self._time_left = eta.TimeLeft(
+            [scale.size for scale in self._scales], [scale.steps for scale in self._scales]
         )
         if not resumed:
             with self._writer.as_default(step=0):
@@ -355,6 +409,7 @@ class RunLogger:
 
     def start_scale(self, index: int, scale: stylize.Scale, loss_fn) -> None:
         self._loss_terms = loss_fn
+        self._time_left.start_scale(index, sum(s.steps for s in self._scales[:index]))
         if len(self._scales) > 1:
             self._bar.set_description_str(
                 f"scale {index + 1}/{len(self._scales)} ({scale.size} px)"
@@ -378,11 +433,14 @@ class RunLogger:
     def on_progress(self, progress: Progress) -> None:
         self._last_image = progress.image
         self._bar.update(progress.step - self._bar.n)
-        self._bar.set_postfix_str(f"loss={progress.loss:.4g} evals={progress.evaluations}", False)
+        status = f"loss={progress.loss:.4g} evals={progress.evaluations}"
+        if left := self._time_left.text(progress.step):
+            status = f"{left}, {status}"
+        self._bar.set_postfix_str(status, False)
         if progress.step >= self._steps:
             return  # The last step is logged by log_final, with the stop reason.
         if _due(progress.step, self._log.every):
-            self._log_losses(progress.step, progress.evaluations, progress.image)
+            self._log_losses(progress.step, progress.evaluations, progress.image, progress.terms())
         if _due(progress.step, self._log.image_every):
             self._log_image(progress.step, progress.image)
         if _due(progress.step, self._log.snapshot_every):
@@ -404,12 +462,17 @@ class RunLogger:
         checkpoints.save_checkpoint(self.run_dir, progress.optimizer_state(), meta)
         self._checkpoint_step = progress.step
 
-    def log_final(self, result: OptimizeResult, failed: bool = False) -> dict[str, float]:
+    def log_final(
+        self, result: OptimizeResult, quality: Mapping[str, float], failed: bool = False
+    ) -> dict[str, float]:
+        """The final metrics line and scalars; `quality` is nst.scoring's readout."""
         extra = {"failed": True} if failed else {}
+        extra |= {f"quality/{name}": quality[name] for name in scoring.NAMES}
         losses = self._log_losses(
             result.steps_done,
             result.evaluations,
             result.image,
+            result.terms(),
             final=True,
             stop_reason=result.stop_reason,
             **extra,
@@ -419,6 +482,7 @@ class RunLogger:
             *(losses[f"loss/{term}"] for term in ("total", "content", "style", "tv")),
             time.perf_counter() - self._started,
             result.evaluations,
+            *(quality[name] for name in scoring.NAMES),
         ]
         with self._writer.as_default(step=result.steps_done):
             for tag, value in zip(FINAL_METRICS, final, strict=True):
@@ -438,8 +502,11 @@ class RunLogger:
     def close_progress_bar(self) -> None:
         self._bar.close()
 
-    def _log_losses(self, step: int, evaluations: int, image: tf.Tensor, **extra) -> dict:
-        total, terms = self._loss_terms(image)
+    def _log_losses(
+        self, step: int, evaluations: int, image: tf.Tensor, terms: Terms | None, **extra
+    ) -> dict:
+        """`terms`: the loss's at `image` if the optimiser has them; None costs a forward pass."""
+        total, terms = self._loss_terms(image) if terms is None else terms
         losses = {"loss/total": float(total)} | {
             f"loss/{name}": float(value) for name, value in terms.items()
         }

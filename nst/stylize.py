@@ -38,6 +38,7 @@ def make_loss(
         tv_weight=config.loss.tv_weight,
         style_loss=config.loss.style_loss,
         style_masks=style_masks,
+        palette_weight=config.loss.palette_weight,
     )
 
 
@@ -61,14 +62,16 @@ class Scale:
 def plan_scales(config: Config) -> list[Scale]:
     """Coarse to fine: each scale starts from the previous result, upsampled.
 
-    Automatic (scales.count 0): one scale up to 512 px; above that, sizes halve from the output
-    size while they stay at least scales.min_size (1024 px -> 256, 512, 1024). A count N gives N
+    Automatic (scales.count 0): sizes halve from the output size while they stay at least
+    scales.min_size (512 px -> 128, 256, 512 with the default 128). Most iterations then run at
+    the coarse scales, where they are cheap and where the painting's large strokes form (as in
+    crowsonkb/style-transfer-pytorch); the last scale adds the fine texture. A count N gives N
     sizes spaced evenly in scale from min_size to the output size.
     """
     size, plan = config.image.size, config.scales
     if plan.count == 0:
         sizes = [size]
-        while size > 512 and sizes[0] / 2 >= plan.min_size:
+        while sizes[0] / 2 >= plan.min_size:
             sizes.insert(0, round(sizes[0] / 2))
     else:
         smallest = min(plan.min_size, size)

@@ -197,6 +197,7 @@ def finished_result(member: Member, run_dir: Path) -> MemberResult | None:
         evaluations=last.get("evaluations"),
         seconds=last.get("seconds"),
         error="" if completed else last.get("stop_reason", ""),
+        quality={key: value for key, value in last.items() if key.startswith("quality/")},
     )
 
 

@@ -1,8 +1,11 @@
 """How fast nst is: seconds per loss evaluation, evaluations per iteration, time to quality.
 
-    make bench                   # the default set: about 9.5 minutes on an idle 2-core CPU
+    make bench                   # the default set: under 10 minutes on an idle 2-core CPU
     make bench ARGS=--quick      # sizes 128 and 256, VGG16, short runs: about 2 minutes
     .venv/bin/python scripts/bench.py --sizes 512 --networks vgg19 --json out.json
+    .venv/bin/python scripts/bench.py --case run --run-size 512 --set model.network=vgg16
+    .venv/bin/python scripts/bench.py --case defaults --size 512 \
+        --set model.network=vgg16 model.weights=hed     # configs/starry.yaml end to end
 
 Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by default):
 1. per (size, network), with random weights (the same compute as pretrained ones): the seconds
@@ -11,7 +14,13 @@ Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by d
    fresh process (`--cell`);
 2. loss evaluations per iteration of each optimiser, counted in the runs of 3;
 3. time to quality on Tübingen + Starry Night with VGG16 HED weights: the TensorFlow tutorial's
-   Adam (a) and full-size L-BFGS (b) against nst's default settings (c), on the same loss.
+   Adam (a) and full-size L-BFGS (b) against nst's default settings (c), on the same loss;
+4. a real run's seconds per step against the bare evaluation's at the same size (`--case run`
+   alone): configs/starry.yaml with its settings, optimised and logged as `nst run` does it (no
+   images, snapshots or checkpoints), all steps at one size, random weights unless `--set` says
+   otherwise; then, in the same process, the evaluation as section 1 times it.
+`--case defaults` instead runs configs/starry.yaml end to end with the current defaults (every
+scale, every step, `--set` on top) and reports its wall time, losses and quality scores.
 """
 
 import argparse
@@ -24,6 +33,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -33,14 +43,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from nst import stylize
-from nst.config import config_from_dict
+from nst import run, stylize
+from nst.config import config_from_dict, load_config
 from nst.errors import UserError
+from nst.lbfgs import FixedStepLBFGS
 from nst.model import build_feature_model
 from nst.run import load_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT, STYLE = ROOT / "assets/tubingen.jpg", ROOT / "assets/starry_night.jpg"
+SHIPPED = ROOT / "configs/starry.yaml"  # the run case's and `--case defaults`' config
 # (default, --quick) for each setting; a flag given explicitly wins over both.
 DEFAULTS = {
     "sizes": ([256, 512, 1024], [128, 256]),
@@ -49,6 +61,8 @@ DEFAULTS = {
     "quality_size": (128, 64),
     "tutorial_steps": (1000, 200),
     "lbfgs_steps": (1000, 100),
+    "run_size": (512, 256),
+    "run_steps": (20, 10),
 }
 # Section 1 repeats its timed calls for about this long per (size, network), at least --repeats.
 ROUND_SECONDS = 5.0
@@ -159,6 +173,145 @@ def run_cell(size: int, network: str, repeats: int) -> dict:
     if done.returncode != 0:
         sys.exit(f"bench: the {size} px {network} cell failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def measure_run(size: int, steps: int, overrides: list[str], repeats: int) -> dict:
+    """Section 4, alone in its process: the shipped config optimised and logged as `nst run`
+    does it (RunLogger: TensorBoard scalars, metrics.jsonl, the progress reports) with images,
+    snapshots and checkpoints off and every step at `size`; then the bare evaluation of the same
+    loss in the same process, as section 1 times it, so that both meet the same machine."""
+    settings = [f"image.size={size}", "model.weights=none", f"optim.steps={steps}"]
+    settings += ["scales.count=1", "log.image_every=0", "log.snapshot_every=0"]
+    settings += ["log.checkpoint_every=0", *overrides]
+    with tempfile.TemporaryDirectory() as directory:
+        config = load_config(str(SHIPPED), [*settings, f"output.root={directory}"])
+        weighted = {**config.layers.content, **config.layers.style}
+        model = build_feature_model(
+            config.model.network,
+            config.model.weights,
+            config.model.pooling,
+            outputs=[layer for layer, weight in weighted.items() if weight > 0],
+            seed=config.seed,
+            taps=config.model.taps,
+            precision=config.model.precision,
+        )
+        inputs = stylize.prepare_colors(load_inputs(config), config)
+
+        def present(image):
+            return stylize.finish_colors(image[0].numpy(), inputs.content, config)
+
+        logger = run.RunLogger(Path(directory), config, present, show_progress=False)
+        reports = []  # (arrived, step, seconds in the logger)
+
+        def on_progress(progress):
+            arrived = time.perf_counter()
+            logger.on_progress(progress)
+            reports.append((arrived, progress.step, time.perf_counter() - arrived))
+
+        started = time.perf_counter()
+        result = stylize.stylize(
+            model, inputs, config, logger.report_steps(), on_progress, logger.start_scale
+        )
+        logger.close_progress_bar()
+    # From the first report (its step traced the compiled step) to the last; the logger's time
+    # counts for the reports in between, as in a run.
+    (first, first_step, _), (last, last_step, _) = reports[0], reports[-1]
+    timed_steps = last_step - first_step
+    run_seconds = (last - first) / timed_steps
+    logging_seconds = sum(seconds for _, _, seconds in reports[:-1]) / timed_steps
+    loss_fn = tf.function(stylize.make_loss(model, inputs.content, inputs.styles, config))
+    shape = (1, *inputs.content.shape)
+    evaluation = value_and_gradient_of(lambda image: loss_fn(image)[0], shape)
+    position = tf.constant(inputs.content.reshape(-1))
+    timed_call(evaluation, position)  # traces
+    calls = [timed_call(evaluation, position) for _ in range(max(2, repeats))]
+    own_work = None
+    if config.optim.name == "lbfgs" and config.optim.line_search == "none":
+        own_work = lbfgs_own_work(int(position.shape[0]), config.optim.history)
+    return {
+        "size": size,
+        "network": config.model.network,
+        "weights": config.model.weights,
+        "optim": config.optim.name,
+        "history": config.optim.history,
+        "log_every": config.log.every,
+        "height": shape[1],
+        "width": shape[2],
+        "steps": result.steps_done,
+        "evaluations": result.evaluations,
+        "first_step_seconds": first - started,  # tracing included
+        "timed_steps": timed_steps,
+        "run_seconds_per_step": run_seconds,
+        "evaluation_seconds": min(calls),
+        "evaluation_seconds_median": float(np.median(calls)),
+        "run_over_evaluation": run_seconds / min(calls),
+        # On a loaded machine the fastest call is luckier than a run's average step.
+        "run_over_evaluation_median": run_seconds / float(np.median(calls)),
+        "logging_seconds_per_step": logging_seconds,
+        # The optimiser's own work and whatever else a run does besides evaluating and logging;
+        # L-BFGS's grows with its stored pairs, at most `steps` here (`history` in a long run).
+        "rest_seconds_per_step": run_seconds - logging_seconds - min(calls),
+        "lbfgs_own_work_full_history": own_work,  # None for Adam and tfp's L-BFGS
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def lbfgs_own_work(size: int, history: int, iterations: int = 5) -> dict:
+    """Seconds of an nst L-BFGS iteration's own work (the two-loop over a full history and the
+    updates) at this many pixel values, and the pairs it held: a quadratic stands in for the
+    loss (tiny sizes converge before the history fills)."""
+    rng = np.random.default_rng(0)
+    curvatures = tf.constant(rng.uniform(1.0, 1000.0, size).astype(np.float32))
+    minimum = tf.constant(rng.uniform(0.0, 1.0, size).astype(np.float32))
+
+    @tf.function
+    def quadratic(position):
+        error = position - minimum
+        return 0.5 * tf.reduce_sum(curvatures * error * error), curvatures * error
+
+    lbfgs = FixedStepLBFGS(quadratic, tf.zeros([size]), history)
+    lbfgs.run(history + 2)  # fills the history (a pair a step while the curvature stays positive)
+    started = time.perf_counter()
+    lbfgs.run(iterations)
+    float(lbfgs.value)
+    seconds = (time.perf_counter() - started) / iterations
+    return {"seconds": seconds, "pairs": int(lbfgs.state()["stored"])}
+
+
+def run_run_cell(size: int, steps: int, overrides: list[str], repeats: int) -> dict:
+    command = [sys.executable, __file__, "--run-cell", str(size), str(steps)]
+    command += ["--repeats", str(repeats), *(["--set", *overrides] if overrides else [])]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench: the {size} px run case failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def defaults_run(size: int | None, overrides: list[str]) -> dict:
+    """`--case defaults`: configs/starry.yaml end to end as `nst run` runs it, every scale and
+    step with the current defaults, `overrides` on top; its run directory is kept."""
+    settings = [f"image.size={size}"] if size else []
+    settings += [f"output.root={ROOT / 'runs' / 'bench'}", *overrides]
+    config = load_config(str(SHIPPED), settings)
+    started = time.perf_counter()
+    outcome = run.execute(config, "defaults", show_progress=True)
+    seconds = time.perf_counter() - started
+    lines = (outcome.run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    final = json.loads(lines[-1])
+    return {
+        "overrides": settings,
+        "scales": [dataclasses.asdict(scale) for scale in stylize.plan_scales(config)],
+        "network": getattr(outcome, "network", config.model.network),
+        "weights": getattr(outcome, "weights", config.model.weights),
+        "wall_seconds": seconds,  # model building, tracing, saving and scoring included
+        "run_seconds": final.get("seconds"),  # the run's own clock, from its metrics
+        "steps": outcome.steps_done,
+        "evaluations": outcome.evaluations,
+        "stop_reason": outcome.stop_reason,
+        "losses": {key: value for key, value in final.items() if key.startswith("loss/")},
+        "quality": {key: value for key, value in final.items() if key.startswith("quality/")},
+        "run_dir": str(outcome.run_dir),
+    }
 
 
 def evaluations_per_iteration(runs: dict) -> dict:
@@ -273,6 +426,8 @@ def environment(args) -> dict:
         "settings": {
             **{key: getattr(args, key) for key in DEFAULTS},
             "ours_max_steps": args.ours_max_steps,
+            "case": args.case,
+            "overrides": args.overrides,
             "dtype_policy": keras.mixed_precision.global_policy().name,
             "xla_jit": bool(tf.config.optimizer.get_jit()),
         },
@@ -293,8 +448,19 @@ def print_report(report: dict) -> None:
     )
     print(f"load average at start: {device['load_average_at_start']:.2f}")
     print("versions: " + ", ".join(f"{name} {value}" for name, value in report["versions"].items()))
-    print(f"dtype policy {settings['dtype_policy']}, XLA {'on' if settings['xla_jit'] else 'off'}")
+    xla = "on" if settings["xla_jit"] else "off (L-BFGS's two-loop alone is compiled with it)"
+    print(f"dtype policy {settings['dtype_policy']}, XLA auto-clustering {xla}")
+    if "seconds_per_evaluation" in report:
+        print_sections(report)
+    if "run_vs_evaluation" in report:
+        print_run_case(report["run_vs_evaluation"])
+    if "defaults_run" in report:
+        print_defaults(report["defaults_run"])
 
+
+def print_sections(report: dict) -> None:
+    """Sections 1 to 3."""
+    device, settings = report["device"], report["settings"]
     print("\n1. Seconds per loss + gradient evaluation (the fastest of the calls after the first)")
     header = ["size", "network", "loss s", "features s", "loss extra", "calls", "1st call s"]
     header += ["RSS MiB"]
@@ -341,6 +507,44 @@ def print_report(report: dict) -> None:
             )
 
 
+def print_run_case(case: dict) -> None:
+    first = case["steps"] - case["timed_steps"]
+    print(
+        f"\n4. A real run's seconds per step against the bare evaluation's (configs/starry.yaml, "
+        f"{case['optim']}, log every {case['log_every']}, steps {first} to {case['steps']}, "
+        f"weights {case['weights']})"
+    )
+    header = ["size", "network", "run s/step", "evaluation s", "run/evaluation", "(/median)"]
+    header += ["logging s/step", "rest s/step", "1st step s"]
+    row = [f"{case['width']}x{case['height']}", case["network"]]
+    row += [f"{case[key]:.3f}" for key in ("run_seconds_per_step", "evaluation_seconds")]
+    row += [f"{case['run_over_evaluation']:.2f}", f"{case['run_over_evaluation_median']:.2f}"]
+    row += [f"{case[key]:.3f}" for key in ("logging_seconds_per_step", "rest_seconds_per_step")]
+    print_table(header, [[*row, f"{case['first_step_seconds']:.1f}"]])
+    print(
+        "rest: the optimiser's own work and the loop's; L-BFGS's grows with its stored pairs, "
+        f"at most {min(case['steps'], case['history'])} here and {case['history']} in a long run"
+    )
+    if own := case["lbfgs_own_work_full_history"]:
+        print(
+            f"L-BFGS's own work with {own['pairs']} pairs (a quadratic for the loss): "
+            f"{own['seconds']:.3f} s an iteration"
+        )
+
+
+def print_defaults(case: dict) -> None:
+    scales = " + ".join(f"{scale['steps']} at {scale['size']} px" for scale in case["scales"])
+    print(f"\nconfigs/starry.yaml end to end, {case['network']} {case['weights']}: {scales}")
+    print(f"settings: {' '.join(case['overrides'])}")
+    print(
+        f"{case['wall_seconds']:.1f} s wall ({case['run_seconds']} s by the run's clock), "
+        f"{case['steps']} steps, {case['evaluations']} evaluations: {case['stop_reason']}"
+    )
+    for key, value in {**case["losses"], **case["quality"]}.items():
+        print(f"  {key}: {value:.4g}" if isinstance(value, int | float) else f"  {key}: {value}")
+    print(f"run directory: {case['run_dir']}")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="longest sides, px (256 512 1024)")
@@ -357,8 +561,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="128 256 px, vgg16, 64 px quality runs"
     )
+    parser.add_argument(
+        "--case",
+        choices=["standard", "run", "defaults"],
+        default="standard",
+        help="standard: sections 1 to 4 (the default); run: section 4 alone; defaults: "
+        "configs/starry.yaml end to end with the current defaults",
+    )
+    parser.add_argument("--run-size", type=int, help="size of the run case, section 4 (512)")
+    parser.add_argument("--run-steps", type=int, help="steps of the run case (20)")
+    parser.add_argument("--size", type=int, help="image.size of --case defaults (the config's)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides for the run case and --case defaults, as nst run --set",
+    )
     parser.add_argument("--json", type=Path, help="where to write (runs/bench/<timestamp>.json)")
     parser.add_argument("--cell", nargs=2, metavar=("SIZE", "NETWORK"), help="internal: section 1")
+    parser.add_argument(
+        "--run-cell", nargs=2, type=int, metavar=("SIZE", "STEPS"), help="internal: section 4"
+    )
     args = parser.parse_args(argv)
     for key, (default, quick) in DEFAULTS.items():
         if getattr(args, key) is None:
@@ -372,16 +597,29 @@ def main(argv=None) -> None:
     if args.cell:
         print(json.dumps(measure_cell(int(args.cell[0]), args.cell[1], args.repeats)))
         return
+    if args.run_cell:
+        size, steps = args.run_cell
+        print(json.dumps(measure_run(size, steps, args.overrides, args.repeats)))
+        return
     report = environment(args)
-    report["seconds_per_evaluation"] = [
-        run_cell(size, network, args.repeats) for size in args.sizes for network in args.networks
-    ]
-    report["time_to_quality"] = time_to_quality(
-        args.quality_size, args.tutorial_steps, args.lbfgs_steps, args.ours_max_steps
-    )
-    report["evaluations_per_iteration"] = evaluations_per_iteration(
-        report["time_to_quality"]["runs"]
-    )
+    if args.case == "defaults":
+        report["defaults_run"] = defaults_run(args.size, args.overrides)
+    else:
+        if args.case == "standard":
+            report["seconds_per_evaluation"] = [
+                run_cell(size, network, args.repeats)
+                for size in args.sizes
+                for network in args.networks
+            ]
+        run_case = run_run_cell(args.run_size, args.run_steps, args.overrides, args.repeats)
+        report["run_vs_evaluation"] = run_case
+        if args.case == "standard":
+            report["time_to_quality"] = time_to_quality(
+                args.quality_size, args.tutorial_steps, args.lbfgs_steps, args.ours_max_steps
+            )
+            report["evaluations_per_iteration"] = evaluations_per_iteration(
+                report["time_to_quality"]["runs"]
+            )
     report["bench_seconds"] = time.perf_counter() - started
     print_report(report)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -25,6 +25,7 @@ def make_loss(
     weights=(1.0, 1.0, 1.0),
     style_loss="gram",
     masks=None,
+    palette_weight=0.0,
 ):
     content_weight, style_weight, tv_weight = weights
     return StyleTransferLoss(
@@ -38,6 +39,7 @@ def make_loss(
         style_weight=style_weight,
         tv_weight=tv_weight,
         style_loss=style_loss,
+        palette_weight=palette_weight,
         style_masks=masks,
     )
 
@@ -91,9 +93,10 @@ def test_style_term_is_zero_at_the_style_image():
 
 
 def test_terms_add_up_to_the_total_and_layers_add_up_to_their_term():
-    loss = make_loss(random_image(0), [random_image(1)], weights=(2.0, 5.0, 0.5))
+    loss = make_loss(random_image(0), [random_image(1)], weights=(2.0, 5.0, 0.5), palette_weight=3)
     total, terms = loss(tf.constant(random_image(2)[None]))
-    parts = float(terms["content"]) + float(terms["style"]) + float(terms["tv"])
+    assert float(terms["palette"]) > 0
+    parts = sum(float(terms[name]) for name in ("content", "style", "tv", "palette"))
     assert float(total) == pytest.approx(parts, rel=1e-6)
     layers = float(terms["style/linear"]) + float(terms["style/square"])
     assert float(terms["style"]) == pytest.approx(layers, rel=1e-6)

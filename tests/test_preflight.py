@@ -80,7 +80,9 @@ def test_estimate_grows_with_the_image_area():
 
 def test_lbfgs_history_costs_the_same_for_each_pair():
     one, two, three = (
-        estimate(512, f"optim.history={history}", "log.checkpoint_every=0").optimizer
+        estimate(
+            512, f"optim.history={history}", "log.checkpoint_every=0", "scales.count=1"
+        ).optimizer
         for history in (10, 20, 30)
     )
     pair_bytes = 2 * 512 * 384 * 3 * 4  # s and y, float32, image-sized
@@ -199,8 +201,9 @@ def test_check_disk_refuses_a_run_that_writes_more_than_the_disk_holds(tmp_path,
 
 
 def test_disk_estimate_counts_snapshots():
-    rarely = preflight.estimate_disk(starry("log.snapshot_every=100"), 384, 512)
-    often = preflight.estimate_disk(starry("log.snapshot_every=10"), 384, 512)
+    one_scale = ("scales.count=1", "optim.steps=500")
+    rarely = preflight.estimate_disk(starry("log.snapshot_every=100", *one_scale), 384, 512)
+    often = preflight.estimate_disk(starry("log.snapshot_every=10", *one_scale), 384, 512)
     assert often - rarely == (499 // 10 - 499 // 100) * 384 * 512 * 3
 
 

@@ -15,6 +15,15 @@ WHITE, GREY = (255, 255, 255), (160, 160, 160)
 TILE = 64
 
 
+QUALITY = {
+    "quality/palette": 9.6401,
+    "quality/strokes": 0.32463,
+    "quality/contrast": 0.75,
+    "quality/content": 0.5,
+    "quality/style": 0.25,
+}
+
+
 def member(tmp_path, index, status="completed", error=""):
     """A member whose final image is solid COLOURS[index] of SIZES[index]; no image if failed."""
     run_dir = tmp_path / f"run{index}"
@@ -35,6 +44,7 @@ def member(tmp_path, index, status="completed", error=""):
         evaluations=None if status == "failed" else 100 + index,
         seconds=None if status == "failed" else 1.5,
         error=error,
+        quality={} if status == "failed" else QUALITY,
     )
 
 
@@ -66,6 +76,11 @@ def test_summary_csv_has_the_columns_in_order_and_one_row_per_member(tmp_path):
         "loss/content",
         "loss/style",
         "loss/tv",
+        "quality/palette",
+        "quality/strokes",
+        "quality/contrast",
+        "quality/content",
+        "quality/style",
         "evaluations",
         "seconds",
         "run_dir",
@@ -83,6 +98,7 @@ def test_summary_csv_values_round_trip_compactly(tmp_path):
     assert rows[1]["loss/total"] == "25" and rows[1]["loss/tv"] == "0.001"
     assert rows[1]["evaluations"] == "101" and float(rows[1]["seconds"]) == 1.5
     assert rows[1]["run_dir"] == results[1].run_dir and rows[1]["error"] == ""
+    assert rows[1]["quality/palette"] == "9.6401" and rows[1]["quality/style"] == "0.25"
     assert [name for name in rows[0] if name.startswith("loss/style/")] == []
 
 
@@ -94,6 +110,7 @@ def test_failed_member_row_keeps_its_error_and_has_empty_losses(tmp_path):
         failed = list(csv.DictReader(file))[1]
     assert failed["status"] == "failed" and failed["error"] == error
     empty = ["loss/total", "loss/content", "loss/style", "loss/tv", "evaluations", "seconds"]
+    empty += list(report.QUALITY_COLUMNS)
     assert [failed[column] for column in empty] == [""] * len(empty)
     assert [path.name for path in tmp_path.iterdir() if path.suffix == ".tmp"] == []
 
@@ -160,6 +177,7 @@ def test_caption_names_the_last_key_part_and_the_status_when_not_completed(tmp_p
     assert report.caption_lines(stopped, KEYS) == [
         "style_weight=10",
         "content_weight=2",
+        "pal 9.64 str 0.325",
         "stopped early",
     ]
     assert report.caption_lines(member(tmp_path, 2, status="failed"), KEYS)[-1] == "failed"

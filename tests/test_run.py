@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from nst import cli, run_dirs
+from nst import cli, run_dirs, scoring
 from nst import config as nst_config
 from nst import run as nst_run
 
@@ -124,13 +124,42 @@ def test_metrics_lines_increase_and_end_with_the_final_record(finished_run):
     assert final["final"] is True
     assert final["stop_reason"] == "completed"
     for record in records:
-        parts = record["loss/content"] + record["loss/style"] + record["loss/tv"]
+        parts = sum(record[f"loss/{term}"] for term in ("content", "style", "tv", "palette"))
         assert math.isfinite(record["loss/total"]) and record["loss/total"] > 0
         assert record["loss/total"] == pytest.approx(parts, rel=1e-5)
         for layer in CONTENT_LAYERS:
             assert f"loss/content/{layer}" in record
         for layer in STYLE_LAYERS:
             assert f"loss/style/{layer}" in record
+
+
+def test_the_final_metrics_line_has_the_quality_readout(finished_run):
+    *records, final = read_metrics(finished_run.run_dir)
+    for name in scoring.NAMES:
+        assert math.isfinite(final[f"quality/{name}"])
+    assert final["quality/palette"] > 0 and final["quality/contrast"] > 0
+    assert not any(key.startswith("quality/") for record in records for key in record)
+
+
+def test_the_quality_readout_is_what_nst_score_says_of_final_png(finished_run, module_experiment):
+    # The 32 px images are scored at 256 px, upscaled, like any other.
+    final = read_metrics(finished_run.run_dir)[-1]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        exit_code = cli.main(
+            [
+                "score",
+                str(module_experiment.content),
+                str(module_experiment.style),
+                str(finished_run.run_dir / "final.png"),
+                "--json",
+                *("--network", "vgg16", "--weights", "none"),
+            ]
+        )
+    assert exit_code == 0
+    (scores,) = json.loads(stdout.getvalue())["scores"]
+    for name in scoring.NAMES:
+        assert scores[name] == pytest.approx(final[f"quality/{name}"], rel=1e-6), name
 
 
 def test_snapshots_every_n_steps_but_not_at_the_final_step(finished_run):
@@ -192,6 +221,17 @@ def test_tensorboard_loss_matches_metrics_jsonl(events, finished_run):
     assert logged.keys() == metrics.keys()
     for step, value in metrics.items():
         assert logged[step] == pytest.approx(value, rel=1e-6)
+
+
+def test_tensorboard_has_the_final_quality_scalars(events, finished_run):
+    final = read_metrics(finished_run.run_dir)[-1]
+    for name in scoring.NAMES:
+        tag = f"final/quality/{name}"
+        assert tag in nst_run.FINAL_METRICS  # HParams shows the final metrics
+        assert plugin(events, tag) == "scalars"
+        ((step, value),) = tensor_values(events, tag).items()
+        assert step == final["step"]
+        assert float(value) == pytest.approx(final[f"quality/{name}"], rel=1e-6)
 
 
 def test_tensorboard_has_the_input_and_result_images(events):

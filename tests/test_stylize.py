@@ -25,17 +25,17 @@ def random_image(seed, height, width):
 @pytest.mark.parametrize(
     ("size", "sizes"),
     [
-        (256, [256]),
-        (512, [512]),
-        (600, [300, 600]),
-        (1024, [256, 512, 1024]),
-        (2048, [256, 512, 1024, 2048]),
+        (200, [200]),
+        (256, [128, 256]),
+        (512, [128, 256, 512]),
+        (600, [150, 300, 600]),
+        (1024, [128, 256, 512, 1024]),
     ],
 )
-def test_automatic_scales_start_coarse_only_above_512_px(size, sizes):
+def test_automatic_scales_halve_down_to_min_size(size, sizes):
     plan = stylize.plan_scales(make_config(image={"size": size}, optim={"steps": 50}))
     assert [scale.size for scale in plan] == sizes
-    assert [scale.steps for scale in plan] == [200] * (len(sizes) - 1) + [50]
+    assert [scale.steps for scale in plan] == [150] * (len(sizes) - 1) + [50]
 
 
 def test_a_scale_count_spaces_sizes_evenly_from_min_size():

@@ -24,7 +24,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
-from nst import cli, report
+from nst import cli, report, scoring
 from nst import config as nst_config
 from nst import run as nst_run
 from nst import sweep as nst_sweep
@@ -197,6 +197,13 @@ def test_summary_csv_has_a_row_per_member_in_order(grid_run):
             assert math.isfinite(float(row[column]))
             assert float(row[column]) == pytest.approx(final_record[column], rel=1e-5)
         assert float(row["loss/total"]) > 0
+        for column in report.QUALITY_COLUMNS:
+            assert float(row[column]) == pytest.approx(final_record[column], rel=1e-5)
+
+
+def test_summary_quality_columns_are_the_scores_the_runs_write():
+    written = tuple(f"quality/{name}" for name in scoring.NAMES)  # nst.run's final line
+    assert written == report.QUALITY_COLUMNS
 
 
 def test_contact_sheet_is_a_2x2_grid_of_the_final_images_in_order(grid_run):
