@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from nst import run, stylize
+from nst import run, stylize, weights
 from nst.config import config_from_dict, load_config
 from nst.errors import UserError
 from nst.lbfgs import FixedStepLBFGS
@@ -185,6 +185,7 @@ def measure_run(size: int, steps: int, overrides: list[str], repeats: int) -> di
     settings += ["log.checkpoint_every=0", *overrides]
     with tempfile.TemporaryDirectory() as directory:
         config = load_config(str(SHIPPED), [*settings, f"output.root={directory}"])
+        config, _ = weights.resolve_model(config)  # for --set model.weights=auto
         weighted = {**config.layers.content, **config.layers.style}
         model = build_feature_model(
             config.model.network,
