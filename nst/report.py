@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from nst import images
 from nst.errors import UserError
 
-LOSS_COLUMNS = ("loss/total", "loss/content", "loss/style", "loss/tv")
+LOSS_COLUMNS = ("loss/total", "loss/content", "loss/style", "loss/tv", "loss/palette")
 # nst.scoring.NAMES as metrics.jsonl names them (that module loads TensorFlow).
 QUALITY_COLUMNS = (
     "quality/palette",

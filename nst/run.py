@@ -327,6 +327,7 @@ FINAL_METRICS = (
     "final/loss/content",
     "final/loss/style",
     "final/loss/tv",
+    "final/loss/palette",
     "final/seconds",
     "final/evaluations",
     *(f"final/quality/{name}" for name in scoring.NAMES),
@@ -479,7 +480,7 @@ class RunLogger:
         )
         self._log_image(result.steps_done, result.image)
         final = [
-            *(losses[f"loss/{term}"] for term in ("total", "content", "style", "tv")),
+            *(losses[f"loss/{term}"] for term in ("total", "content", "style", "tv", "palette")),
             time.perf_counter() - self._started,
             result.evaluations,
             *(quality[name] for name in scoring.NAMES),

@@ -76,6 +76,7 @@ def test_summary_csv_has_the_columns_in_order_and_one_row_per_member(tmp_path):
         "loss/content",
         "loss/style",
         "loss/tv",
+        "loss/palette",
         "quality/palette",
         "quality/strokes",
         "quality/contrast",
