@@ -36,6 +36,10 @@ class StyleImage:
 class ImageConfig:
     size: int = 512  # longest side of the output in pixels
     style_scale: float = 1.0  # the style images' longest side, relative to size: brush size
+    # Print sizes (nst.tiling): "auto" evaluates the network over tiles only when a run would not
+    # fit in memory otherwise, and then sizes the tiles and the optimiser's state to fit; a
+    # number is the tiles' longest side in px (images no larger run whole); "off" never tiles.
+    tile: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +153,8 @@ class Config:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
 
+# Text settings that may also be written as a whole number (image.tile: 1024), kept as text.
+_NUMBER_OR_WORD = ("ImageConfig.tile",)
 # Allowed values, keyed "Class.field"; checked as each value is read so errors name its source.
 _CHOICES = {
     "ModelConfig.network": networks.NETWORKS,
@@ -166,6 +172,10 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "StyleImage.weight": (lambda v: v > 0, "greater than 0"),
     "ImageConfig.size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
     "ImageConfig.style_scale": (lambda v: 0.05 <= v <= 8, "between 0.05 and 8"),
+    "ImageConfig.tile": (
+        lambda v: v in ("auto", "off") or (v.isdigit() and 16 <= int(v) <= 8192),
+        "auto, off or a tile size in px between 16 and 8192",
+    ),
     "ScalesConfig.count": (lambda v: 0 <= v <= 8, "between 0 (automatic) and 8"),
     "ScalesConfig.min_size": (lambda v: 16 <= v <= 8192, "between 16 and 8192"),
     "ScalesConfig.steps": (lambda v: 1 <= v <= 10**7, "between 1 and 10000000"),
@@ -297,8 +307,11 @@ def _parse_value(cls, name, hint, value, key: str, source: str, origins: dict) -
         return _parse_styles(value, key, source, origins)
     if typing.get_origin(hint) is Mapping:
         return _parse_weights(value, key, source)
-    value = _parse_scalar(hint, value, key, source)
     rule_key = f"{cls.__name__}.{name}"
+    if rule_key in _NUMBER_OR_WORD and isinstance(value, int):
+        # YAML reads a bare off as false.
+        value = "off" if value is False else str(value)
+    value = _parse_scalar(hint, value, key, source)
     if rule_key in _CHOICES and value not in _CHOICES[rule_key]:
         choices = _CHOICES[rule_key]
         raise errors.UserError(
@@ -465,6 +478,24 @@ def _check_layer_names(config: Config, origins: dict, source: str) -> None:
                 raise errors.UserError(
                     f"{where}: '{key}' has no layer {show_value(layer)} in {network}{hint}"
                 )
+    _check_tile(config, origins, source)
+
+
+def _check_tile(config: Config, origins: dict, source: str) -> None:
+    """A tile size must leave each tile an interior beyond the deepest layer's reach."""
+    if not config.image.tile.isdigit():
+        return
+    weighted = {**config.layers.content, **config.layers.style}
+    used = [layer for layer, weight in weighted.items() if weight > 0]
+    smallest = networks.minimum_tile(config.model.network, used)
+    if int(config.image.tile) < smallest:
+        deepest = max(used, key=networks.layer_names(config.model.network).index)
+        where = origins.get("image.tile", source)
+        raise errors.UserError(
+            f"{where}: 'image.tile' must be at least {smallest} px for {deepest} on "
+            f"{config.model.network} (tiles overlap by its reach on each side), got "
+            f"{config.image.tile}: raise it or use auto"
+        )
 
 
 def _unknown_key(source: str, key: str, cls: type, prefix: str, name) -> errors.UserError:

@@ -126,8 +126,10 @@ def _psd_sqrt(matrix: tf.Tensor) -> tf.Tensor:
     return (vectors * tf.sqrt(tf.maximum(values, 0.0))) @ tf.transpose(vectors)
 
 
-# One style statistic per class: built from the style images' flattened features and their blend
-# weights (summing to 1), then called on the output's features to give the normalised distance.
+# One style statistic per class: `statistics(flat, position_weights)` reads them from (N, C)
+# features; the class is built from each style image's statistics and blend weight (summing to
+# 1), and `distance` gives the normalised distance of the output's statistics to the blend.
+# `moments` says which moments they are, so nst.tiling can accumulate them tile by tile.
 # Blends are taken as the statistics of the pooled features, i.e. the weighted mixture: means and
 # second moments average by weight, and the variance / covariance follow from those moments, so
 # the spread between the styles' means counts as variance, as the Gram blend does implicitly.
@@ -136,20 +138,32 @@ def _psd_sqrt(matrix: tf.Tensor) -> tf.Tensor:
 class _GramStyle:
     """Gatys et al.: uncentred channel correlations."""
 
-    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
-        self.gram = tf.add_n([weight * _second_moment(flat, None) for flat, weight in styles])
+    moments = "uncentred"  # what nst.tiling accumulates over tiles for it
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor]:
+        return (_second_moment(flat, position_weights),)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        self.gram = tf.add_n([weight * gram for (gram,), weight in styles])
         self.scale = tf.reduce_sum(tf.square(self.gram))
 
-    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
-        error = tf.reduce_sum(tf.square(_second_moment(flat, position_weights) - self.gram))
-        return error / self.scale
+    def distance(self, statistics: tuple[tf.Tensor]) -> tf.Tensor:
+        (gram,) = statistics
+        return tf.reduce_sum(tf.square(gram - self.gram)) / self.scale
 
 
 class _MeanStdStyle:
     """Per-channel mean and standard deviation (the statistics AdaIN matches)."""
 
-    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
-        moments = [(_mean_and_variance(flat, None), weight) for flat, weight in styles]
+    moments = "variance"
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        return _mean_and_variance(flat, position_weights)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        moments = styles
         self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
         # The mixture's variance: the blended second moment minus the blended mean squared,
         # written as a sum of non-negative parts to avoid cancellation.
@@ -159,8 +173,8 @@ class _MeanStdStyle:
         self.std = tf.sqrt(variance + _VARIANCE_FLOOR)
         self.scale = tf.reduce_sum(tf.square(self.mean)) + tf.reduce_sum(tf.square(self.std))
 
-    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
-        mean, variance = _mean_and_variance(flat, position_weights)
+    def distance(self, statistics: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        mean, variance = statistics
         std = tf.sqrt(variance + _VARIANCE_FLOOR)
         mean_error = tf.reduce_sum(tf.square(mean - self.mean))
         std_error = tf.reduce_sum(tf.square(std - self.std))
@@ -175,8 +189,14 @@ class _WassersteinStyle:
     square roots of the symmetric product's eigenvalues.
     """
 
-    def __init__(self, styles: Sequence[tuple[tf.Tensor, float]]):
-        moments = [(_mean_and_covariance(flat, None), weight) for flat, weight in styles]
+    moments = "covariance"
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        return _mean_and_covariance(flat, position_weights)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        moments = styles
         self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
         # The mixture's covariance, as for _MeanStdStyle's variance.
         covariance = 0.0
@@ -189,13 +209,16 @@ class _WassersteinStyle:
         self.eigenvalue_floor = _RELATIVE_EIGENVALUE_FLOOR * tf.square(self.trace / channels)
         self.scale = tf.reduce_sum(tf.square(self.mean)) + self.trace
 
-    def __call__(self, flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
-        mean, covariance = _mean_and_covariance(flat, position_weights)
-        product = self.covariance_sqrt @ covariance @ self.covariance_sqrt
+    def distance(self, statistics: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        mean, covariance = statistics
+        # In float64 (C x C: cheap): the cross term's gradient weighs the small eigenvalues'
+        # directions by 1 / sqrt(eigenvalue), which float32 gets wrong by ~1e-4.
+        root = tf.cast(self.covariance_sqrt, tf.float64)
+        product = root @ tf.cast(covariance, tf.float64) @ root
         # Symmetrised because rounding makes the product slightly asymmetric, and eigvalsh
         # reads only one triangle.
         product = (product + tf.transpose(product)) / 2
-        eigenvalues = tf.linalg.eigvalsh(product)
+        eigenvalues = tf.cast(tf.linalg.eigvalsh(product), tf.float32)
         # The inner maximum keeps sqrt's gradient finite even on the branch `where` discards;
         # counting floored eigenvalues as 0 keeps W2 from going negative at a singular target.
         above_floor = eigenvalues > self.eigenvalue_floor
@@ -217,16 +240,20 @@ _STYLE_STATISTICS = {
 }
 
 
-def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
-    """An (H, W) mask at a layer's (H_l, W_l), flattened and scaled to sum to 1.
+def position_weight_map(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
+    """An (H, W) mask at a layer's (H_l, W_l), scaled to sum to 1.
 
     Area resizing averages the mask over each layer position's share of the image, which is what
     2x2 pooling does; with an odd side VGG's pooling drops the last row, area resizing spreads
     it, a sub-pixel difference at the layer's scale.
     """
-    resized = tf.image.resize(mask[None, :, :, None], size, method="area")
-    flat = tf.reshape(resized, [-1])
-    return flat / tf.reduce_sum(flat)
+    resized = tf.image.resize(mask[None, :, :, None], size, method="area")[0, :, :, 0]
+    return resized / tf.reduce_sum(resized)
+
+
+def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
+    """position_weight_map, flattened as _flatten flattens the layer's positions."""
+    return tf.reshape(position_weight_map(mask, size), [-1])
 
 
 class StyleTransferLoss:
@@ -298,7 +325,10 @@ class StyleTransferLoss:
             group_blend = sum(style_blend[index] for index in indices)
             for layer, terms in self._style_terms.items():
                 styles = [
-                    (_flatten(style_features[index][layer]), style_blend[index] / group_blend)
+                    (
+                        statistic.statistics(_flatten(style_features[index][layer]), None),
+                        style_blend[index] / group_blend,
+                    )
                     for index in indices
                 ]
                 position_weights = None
@@ -347,7 +377,7 @@ class StyleTransferLoss:
             flat = _flatten(features[layer])
             distance = tf.add_n(
                 [
-                    share * statistic(flat, position_weights)
+                    share * statistic.distance(statistic.statistics(flat, position_weights))
                     for share, statistic, position_weights in self._style_terms[layer]
                 ]
             )

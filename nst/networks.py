@@ -1,5 +1,7 @@
 """The VGG architectures as plain data, so configs can be validated without importing TensorFlow."""
 
+from collections.abc import Sequence
+
 NETWORKS = ("vgg16", "vgg19")
 
 # Conv layers per block; every block has the filter count below and ends in a 2x2 pool.
@@ -21,3 +23,28 @@ def min_input_side(layer: str) -> int:
     block = int(layer[len("block")])
     pools_before = block if layer.endswith("_pool") else block - 1
     return 2**pools_before
+
+
+def tile_context(network: str, layers: Sequence[str]) -> tuple[int, int]:
+    """(margin, grid) in px for features up to the deepest of `layers` (nst.tiling).
+
+    grid: the deepest layer's stride (2 per pool before it): tiles start on multiples of it, so
+    their pooling windows are the whole image's. margin: how far a cut edge's zero padding
+    reaches into the deepest layer (each 3x3 conv one position, each 2x2 pool one more),
+    rounded up to the grid.
+    """
+    names = layer_names(network)
+    deepest = max(names.index(layer) for layer in layers)
+    stride, reach = 1, 0
+    for name in names[: deepest + 1]:
+        reach += stride
+        if name.endswith("_pool"):
+            stride *= 2
+    grid = stride
+    return -(-reach // grid) * grid, grid
+
+
+def minimum_tile(network: str, layers: Sequence[str]) -> int:
+    """The smallest tile side that still owns one grid step between its two margins."""
+    margin, grid = tile_context(network, layers)
+    return 2 * margin + grid

@@ -13,12 +13,14 @@ property of areas, and this keeps its cost (a sort per direction) the same at an
 Pure TensorFlow and NumPy; no I/O.
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 _SIDE = 128
+_MAX_STYLE_PIXELS = 2**20  # a 1024 px square; larger styles are sampled on a lattice
 _DIRECTIONS = 32
 _SEED = 0
 
@@ -96,7 +98,10 @@ class PaletteLoss:
             )
 
     def _project(self, image: np.ndarray) -> np.ndarray:
-        pixels = image.reshape(-1, 3).astype(np.float32)
+        # A print-size style has tens of millions of pixels: every k-th row and column of it
+        # keeps the colour distribution and keeps this (and its sort) small.
+        step = max(1, math.ceil(math.sqrt(image.shape[0] * image.shape[1] / _MAX_STYLE_PIXELS)))
+        pixels = image[::step, ::step].reshape(-1, 3).astype(np.float32)
         return pixels @ self._directions.numpy()
 
     def _positions(self, mask: np.ndarray | None, pooled_size) -> tf.Tensor | None:

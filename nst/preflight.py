@@ -15,6 +15,10 @@ The memory estimate models the peak resident memory (on a GPU, device memory) as
                 at the peak, plus a few image vectors; Adam: a few image vectors. One more copy
                 of the state if the run saves a checkpoint (log.checkpoint_every)
 
+A tiled run (nst.tiling; `image.tile`) holds one tile's activations instead of the network's,
+plus the content's feature maps at the content layers (its targets) and a few image-sized arrays
+(_TILED_IMAGE_VECTORS). `fit_memory` resolves `image.tile: auto` with these estimates.
+
 A multi-scale run peaks at its last, full-size scale, plus the earlier scales' optimiser state:
 TensorFlow's CPU allocator keeps memory it has freed (a deleted variable's RSS stays), and the
 last scale's larger buffers can't reuse those smaller blocks (measured: 256, 512 and 1024 px
@@ -66,12 +70,13 @@ memory has not been measured: there the runtime is a guess (_GPU_RUNTIME_BYTES).
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import tensorflow as tf
 
-from nst import images, networks, stylize
+from nst import images, networks, stylize, tiling
 from nst.config import Config
 from nst.errors import UserError
 
@@ -102,6 +107,16 @@ _PRE_RELU_SHARE = 1.3
 _GPU_RUNTIME_BYTES = 1 * GIB  # cuDNN workspaces and allocator slack: a guess, not measured
 _USABLE_SHARE = 0.9  # of the free memory; the rest is left to the system
 _ROUND_SIZES_TO = 32  # suggested image sizes are multiples of this
+_ROUND_TILES_TO = 64  # and chosen tile sides of this
+# A tiled evaluation's image-sized arrays besides the optimiser's: the sum of the tiles'
+# gradients, the image, the pixel terms' differences and gradient, the total gradient; fitted
+# to an 8192 px run (VGG16, 70 tiles, history 6): 21.7 GiB measured, 22.1 estimated.
+_TILED_IMAGE_VECTORS = 8
+# image.tile auto, when the optimiser's state does not fit: tiles of this side keep a tiled
+# evaluation under ~1.6x an untiled one's time (README "Print size"), and L-BFGS keeps at least
+# this many correction pairs before Adam is used instead.
+_PREFERRED_TILE = 1024
+_MIN_HISTORY = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,23 +149,130 @@ class Available:
     on_gpu: bool = False
 
 
-def check_run(config: Config, output_dir: Path | None = None) -> None:
+def check_run(config: Config, output_dir: Path | None = None) -> Config:
     """Refuse a run that can't finish, before anything is loaded, built or written.
 
     `output_dir` is where the run directory will be made: `output.root` unless a sweep names one.
-    Set NST_SKIP_MEMORY_CHECK=1 to skip the memory check.
+    Returns the config with `image.tile: auto` resolved (see `fit_memory`; a note on stderr says
+    what it chose when it tiles). Set NST_SKIP_MEMORY_CHECK=1 to skip the memory check (auto is
+    then off).
     """
     output_dir = Path(config.output.root) if output_dir is None else output_dir
     check_writable(output_dir)
     shape = output_shape(config)
     if shape is None:
-        return  # The content image can't be read: load_inputs says why, next.
+        return _untiled(config)  # The content can't be read: load_inputs says why, next.
     height, width = shape
+    available = None
     if os.environ.get(SKIP_MEMORY_CHECK, "").strip() in ("", "0"):
         available = available_memory()
-        if available is not None:
-            check_memory(config, height, width, available.size, available.what, available.on_gpu)
+    if available is None:
+        config = _untiled(config)
+    else:
+        usable = available.size * _USABLE_SHARE
+        config, note = fit_memory(config, height, width, usable, available.what, available.on_gpu)
+        if note:
+            print(f"nst: {note}", file=sys.stderr, flush=True)
+        check_memory(config, height, width, available.size, available.what, available.on_gpu)
     check_disk(config, height, width, output_dir)
+    return config
+
+
+def fit_memory(
+    config: Config, height: int, width: int, usable: float, what: str = "RAM", on_gpu=False
+) -> tuple[Config, str]:
+    """`image.tile: auto` made concrete for a (height, width) output and `usable` bytes, with a
+    note saying what was chosen ("" when the run fits whole, as configured).
+
+    In order: the run whole ("off"); the largest tile with which the run fits as configured;
+    then, the optimiser's own state being too large, a shorter L-BFGS history (at least
+    _MIN_HISTORY pairs, with tiles of _PREFERRED_TILE px where they fit, then the largest tiles
+    that still do); then Adam (a few image-sized vectors) with the largest tiles that fit.
+    Where nothing fits the config comes back unchanged apart from tiling, for check_memory to
+    refuse with its advice.
+    """
+    if config.image.tile != "auto":
+        return config, ""
+
+    def total(candidate: Config) -> int:
+        return estimate_memory(candidate, height, width, on_gpu).total
+
+    whole = _with_tile(config, "off")
+    if total(whole) <= usable:
+        return whole, ""
+    longest = max(height, width)
+    smallest = networks.minimum_tile(config.model.network, _used_layers(config))
+    if smallest >= longest:
+        return whole, ""  # too small to tile: check_memory says what else to try
+
+    def largest_tile(candidate: Config) -> int | None:
+        """The largest tile side, a multiple of _ROUND_TILES_TO, with which `candidate` fits."""
+        steps = _largest(
+            -(-smallest // _ROUND_TILES_TO),
+            (longest - 1) // _ROUND_TILES_TO,
+            lambda n: total(_with_tile(candidate, str(n * _ROUND_TILES_TO))) <= usable,
+        )
+        return None if steps is None else steps * _ROUND_TILES_TO
+
+    shape = f"{width}x{height} px"
+    tile = largest_tile(config)
+    if tile is not None:
+        tiled = _with_tile(config, str(tile))
+        return (
+            tiled,
+            f"{shape} does not fit {_gib(usable)} GiB of {what} whole: " + _tiled(tiled),
+        )
+    optim = config.optim
+    preferred = max(smallest, min(_PREFERRED_TILE, longest - 1))
+    if optim.name == "lbfgs" and optim.history > _MIN_HISTORY:
+        history = _largest(
+            _MIN_HISTORY,
+            optim.history - 1,
+            lambda h: total(_with_tile(_with_optim(config, history=h), str(preferred))) <= usable,
+        )
+        if history is not None:
+            configured = total(_with_tile(config, str(preferred)))
+            shorter = _with_optim(config, history=history)
+            tiled = _with_tile(shorter, str(largest_tile(shorter)))
+            return tiled, (
+                f"{shape} does not fit {_gib(usable)} GiB of {what} as configured: "
+                f"{_tiled(tiled)}, and L-BFGS keeps {history} correction pairs "
+                f"(optim.history={optim.history} would need about {_gib(configured)} GiB)"
+            )
+    if optim.name == "lbfgs":
+        adam = _with_optim(config, name="adam")
+        tile = largest_tile(adam)
+        if tile is not None:
+            tiled = _with_tile(adam, str(tile))
+            return tiled, (
+                f"{shape} does not fit {_gib(usable)} GiB of {what} with L-BFGS: "
+                f"{_tiled(tiled)}, optimised with Adam (optim.name=adam, "
+                f"optim.learning_rate={optim.learning_rate}): its state is a few image-sized "
+                "arrays"
+            )
+    return _with_tile(config, str(smallest)), ""
+
+
+def _tiled(config: Config) -> str:
+    # The tiles' count and shape follow the network the run resolves to (model.weights auto may
+    # fall back to VGG16), so the progress bar gives those.
+    return (
+        f"the network runs over tiles of at most {config.image.tile} px (image.tile="
+        f'{config.image.tile}; exact, README "Print size")'
+    )
+
+
+def _untiled(config: Config) -> Config:
+    return _with_tile(config, "off") if config.image.tile == "auto" else config
+
+
+def _with_tile(config: Config, tile: str) -> Config:
+    return dataclasses.replace(config, image=dataclasses.replace(config.image, tile=tile))
+
+
+def _used_layers(config: Config) -> list[str]:
+    weighted = {**config.layers.content, **config.layers.style}
+    return [layer for layer, weight in weighted.items() if weight > 0]
 
 
 def output_shape(config: Config) -> tuple[int, int] | None:
@@ -172,13 +294,7 @@ def estimate_memory(
     config: Config, height: int, width: int, on_gpu: bool = False
 ) -> MemoryEstimate:
     """The peak memory of `config` with a (height, width) output, i.e. at its last scale."""
-    total, largest = _activation_values(config, height, width)
-    train = total + _LARGEST_LAYER_COPIES * largest
-    # The style images go forward once, without a gradient, before the optimisation; their
-    # shape is not read, so they count as squares (at most the same longest side).
-    style_side = max(16, round(max(height, width) * config.image.style_scale))
-    style, _ = _activation_values(config, style_side, style_side)
-    network = round(max(train, style) * _activation_bytes(config))
+    network = _network_bytes(config, height, width)
     # The earlier scales' optimiser state is still held at the last scale (module docstring).
     scales = stylize.plan_scales(config)
     optimizer = sum(
@@ -192,6 +308,38 @@ def estimate_memory(
     label = "Adam state" if config.optim.name == "adam" else "L-BFGS state"
     runtime = _GPU_RUNTIME_BYTES if on_gpu else _RUNTIME_BYTES
     return MemoryEstimate(runtime, network, optimizer, label)
+
+
+def _network_bytes(config: Config, height: int, width: int) -> int:
+    """The network's share of the peak: its activations, whole or for one tile."""
+    tile = stylize.tile_size(config)
+    if tile is not None and max(height, width) > tile:
+        return _tiled_network_bytes(config, height, width, tile)
+    total, largest = _activation_values(config, height, width)
+    train = total + _LARGEST_LAYER_COPIES * largest
+    # The style images go forward once, without a gradient, before the optimisation; their
+    # shape is not read, so they count as squares (at most the same longest side).
+    style_side = max(16, round(max(height, width) * config.image.style_scale))
+    style, _ = _activation_values(config, style_side, style_side)
+    return round(max(train, style) * _activation_bytes(config))
+
+
+def _tiled_network_bytes(config: Config, height: int, width: int, tile: int) -> int:
+    """nst.tiling: one tile's activations (forward and backward), the content's feature maps
+    at the content layers (the targets) and a few image-sized arrays (the gradient's sum, the
+    pixel terms and their gradient)."""
+    grid = tiling.plan_grid(height, width, tile, config.model.network, _used_layers(config))
+    total, largest = _activation_values(config, grid.rows.tile, grid.cols.tile)
+    activations = (total + _LARGEST_LAYER_COPIES * largest) * _activation_bytes(config)
+    names = networks.layer_names(config.model.network)
+    targets = 0
+    for layer, weight in config.layers.content.items():
+        if weight > 0:
+            stride = 2 ** sum(name.endswith("_pool") for name in names[: names.index(layer)])
+            channels = networks.BLOCK_FILTERS[int(layer[len("block")]) - 1]
+            targets += (height // stride) * (width // stride) * channels
+    image = height * width * 3
+    return round(activations + 4 * (targets + _TILED_IMAGE_VECTORS * image))
 
 
 def _optimizer_bytes(config: Config, height: int, width: int) -> int:
@@ -282,6 +430,20 @@ def _fixes(config: Config, height: int, width: int, usable: float, on_gpu: bool)
         return estimate_memory(candidate, *shape, on_gpu).total
 
     fixes = []
+    if config.image.tile == "off":
+        tiled, note = fit_memory(_with_tile(config, "auto"), height, width, usable, "", on_gpu)
+        if note:  # tiles (and perhaps a shorter history or Adam) that fit
+            grid = tiling.plan_grid(
+                height, width, int(tiled.image.tile), config.model.network, _used_layers(config)
+            )
+            changes = [grid.describe()]
+            if tiled.optim != config.optim:
+                changes.append(
+                    f"optim.history={tiled.optim.history}"
+                    if tiled.optim.name == config.optim.name
+                    else f"optim.name={tiled.optim.name}"
+                )
+            fixes.append(f"image.tile=auto ({', '.join(changes)}; about {_gib(total(tiled))} GiB)")
     size = _largest(16, config.image.size - 1, lambda s: total(_with_size(config, s), s) <= usable)
     if size is not None:
         if size >= 2 * _ROUND_SIZES_TO:

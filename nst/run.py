@@ -122,8 +122,9 @@ def execute(
     Ctrl-C or SIGTERM ends it with RunInterrupted after saving a checkpoint (see `resume`); a
     NaN loss ends it with RunFailed.
     """
-    # Output directory, memory and disk, before anything is loaded, built or written.
-    preflight.check_run(config, None if run_dir is None else run_dir.parent)
+    # Output directory, memory and disk, before anything is loaded, built or written; tiles
+    # and the optimiser's state sized to fit (image.tile: auto), as config.yaml records them.
+    config = preflight.check_run(config, None if run_dir is None else run_dir.parent)
     inputs = load_inputs(config)
     config = _with_resolved_weights(config)  # What config.yaml and the HParams record.
     feature_model = _feature_model(config)
@@ -147,7 +148,8 @@ def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
         raise UserError(f"{run_dir} has finished already (final.png): nothing to resume")
     meta, state = checkpoints.load_checkpoint(run_dir)
     config = _paths_from(load_config(str(run_dir / "config.yaml")), Path(meta["cwd"]))
-    preflight.check_run(config, run_dir.parent)  # the machine may have changed since
+    # The machine may have changed since; config.yaml has image.tile resolved already.
+    config = preflight.check_run(config, run_dir.parent)
     inputs = load_inputs(config)
     config = _with_resolved_weights(config)  # config.yaml has them resolved: no change.
     feature_model = _feature_model(config)
@@ -209,6 +211,7 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
                 on_progress,
                 logger.start_scale,
                 resume_from=state,
+                on_tile=logger.on_tile,
             )
         except RunInterrupted:
             raise
@@ -360,6 +363,13 @@ def _used_layers(config: Config) -> list[str]:
     return [layer for layer, weight in weighted.items() if weight > 0]
 
 
+# TensorBoard's result images are at most this long a side: a print-size PNG in every event
+# would make the event file gigabytes and TensorBoard slow (the snapshots are full size).
+_TENSORBOARD_IMAGE_SIDE = 2048
+# A tiled step's bar shows its tiles once the evaluation has taken this long.
+_TILE_PROGRESS_AFTER_SECONDS = 3.0
+
+
 class RunLogger:
     """Turns progress reports into TensorBoard summaries, metrics lines, snapshots and a bar."""
 
@@ -395,6 +405,8 @@ class RunLogger:
             # tqdm's own time left assumes every step costs the same; nst.eta weighs the scales.
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
         )
+        self._status = ""  # the bar's postfix after the last step: loss, time left
+        self._evaluation_started = time.perf_counter()
         self._time_left = eta.TimeLeft(
             [scale.size for scale in self._scales], [scale.steps for scale in self._scales]
         )
@@ -411,10 +423,25 @@ class RunLogger:
     def start_scale(self, index: int, scale: stylize.Scale, loss_fn) -> None:
         self._loss_terms = loss_fn
         self._time_left.start_scale(index, sum(s.steps for s in self._scales[:index]))
+        # A tiled loss (nst.tiling) under its tf.function: say over how many tiles.
+        grid = getattr(getattr(loss_fn, "python_function", None), "grid", None)
+        tiles = f", {grid.count} tiles" if grid is not None and grid.tiled else ""
         if len(self._scales) > 1:
             self._bar.set_description_str(
-                f"scale {index + 1}/{len(self._scales)} ({scale.size} px)"
+                f"scale {index + 1}/{len(self._scales)} ({scale.size} px{tiles})"
             )
+        elif tiles:
+            self._bar.set_description_str(f"{scale.size} px{tiles}")
+
+    def on_tile(self, done: int, count: int) -> None:
+        """A tiled evaluation's progress (nst.tiling): shown once a step has taken a few
+        seconds, so short steps keep a quiet bar."""
+        now = time.perf_counter()
+        if done == 1:
+            self._evaluation_started = now
+        if now - self._evaluation_started >= _TILE_PROGRESS_AFTER_SECONDS:
+            tiles = f"tile {done}/{count}"
+            self._bar.set_postfix_str(f"{self._status}, {tiles}" if self._status else tiles)
 
     def report_steps(self) -> list[int]:
         """Steps at which the optimiser must stop and report (log, image, snapshot)."""
@@ -426,10 +453,10 @@ class RunLogger:
 
     def log_inputs(self, inputs: stylize.Inputs) -> None:
         with self._writer.as_default(step=0):
-            tf.summary.image("image/0_content", images.to_uint8(inputs.content)[None])
+            tf.summary.image("image/0_content", _for_tensorboard(inputs.content))
             for index, style in enumerate(inputs.styles, start=1):
                 suffix = "" if len(inputs.styles) == 1 else f"_{index}"
-                tf.summary.image(f"image/1_style{suffix}", images.to_uint8(style)[None])
+                tf.summary.image(f"image/1_style{suffix}", _for_tensorboard(style))
 
     def on_progress(self, progress: Progress) -> None:
         self._last_image = progress.image
@@ -438,6 +465,7 @@ class RunLogger:
         if left := self._time_left.text(progress.step):
             status = f"{left}, {status}"
         self._bar.set_postfix_str(status, False)
+        self._status = status
         if progress.step >= self._steps:
             return  # The last step is logged by log_final, with the stop reason.
         if _due(progress.step, self._log.every):
@@ -528,7 +556,14 @@ class RunLogger:
 
     def _log_image(self, step: int, image: tf.Tensor) -> None:
         with self._writer.as_default(step=step):
-            tf.summary.image("image/2_result", images.to_uint8(self.present(image))[None])
+            tf.summary.image("image/2_result", _for_tensorboard(self.present(image)))
+
+
+def _for_tensorboard(pixels: np.ndarray) -> np.ndarray:
+    """(1, H, W, 3) uint8 at most _TENSORBOARD_IMAGE_SIDE px a side (snapshots stay full size)."""
+    if max(pixels.shape[:2]) > _TENSORBOARD_IMAGE_SIDE:
+        pixels = images.resize_longest_side(pixels, _TENSORBOARD_IMAGE_SIDE)
+    return images.to_uint8(pixels)[None]
 
 
 def _due(step: int, every: int) -> bool:

@@ -13,6 +13,7 @@ from nst import color, images
 from nst.config import Config
 from nst.losses import StyleTransferLoss
 from nst.optimize import LossFn, OptimizeResult, Progress, minimize
+from nst.tiling import TiledLoss
 
 
 def make_loss(
@@ -21,15 +22,15 @@ def make_loss(
     styles: Sequence[np.ndarray],
     config: Config,
     style_masks: Sequence[np.ndarray | None] | None = None,
-) -> StyleTransferLoss:
+    on_tile: Callable[[int, int], None] | None = None,
+) -> StyleTransferLoss | TiledLoss:
     """The configured loss with its targets taken from `content` and the blended `styles`.
 
-    `style_masks`: per style, None or an (H, W) mask in [0, 1] at the content's size.
+    `style_masks`: per style, None or an (H, W) mask in [0, 1] at the content's size. An image
+    larger than `image.tile` px (a number: `auto` is resolved by the run's preflight, and counts
+    as off here) is evaluated tile by tile (nst.tiling), with `on_tile` hearing of each tile.
     """
-    return StyleTransferLoss(
-        feature_model,
-        tf.constant(content),
-        [tf.constant(style) for style in styles],
+    settings = dict(
         style_blend=[style.weight for style in config.style],
         content_layers=config.layers.content,
         style_layers=config.layers.style,
@@ -40,6 +41,18 @@ def make_loss(
         style_masks=style_masks,
         palette_weight=config.loss.palette_weight,
     )
+    tile = tile_size(config)
+    if tile is not None and max(content.shape[:2]) > tile:
+        network = config.model.network
+        return TiledLoss(feature_model, network, tile, content, styles, on_tile=on_tile, **settings)
+    return StyleTransferLoss(
+        feature_model, tf.constant(content), [tf.constant(style) for style in styles], **settings
+    )
+
+
+def tile_size(config: Config) -> int | None:
+    """image.tile as a number of px, or None (off, or auto not resolved: untiled)."""
+    return int(config.image.tile) if config.image.tile.isdigit() else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,11 +143,13 @@ def stylize(
     on_progress: Callable[[Progress], None] = lambda progress: None,
     on_scale: Callable[[int, Scale, LossFn], None] = lambda index, scale, loss_fn: None,
     resume_from: Mapping[str, np.ndarray] | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> OptimizeResult:
     """Optimise an image from `inputs` (already colour-prepared) scale by scale.
 
     Steps count on across scales (report_at and progress use the run's step numbers);
-    `on_scale` hears of each scale before it starts, with the compiled loss it uses.
+    `on_scale` hears of each scale before it starts, with the compiled loss it uses; `on_tile`
+    of each tile of an evaluation, where a scale is tiled (nst.tiling).
     A progress report's `optimizer_state()` here also says which scale it is at: given back as
     `resume_from` (with the same config), the run continues from that step as it would have.
     """
@@ -167,7 +182,8 @@ def stylize(
             start = initial_image(config.init, content, styles, config.seed, inputs.init_image)
         else:  # Coarse to fine: the last scale's result, upsampled.
             start = images.resize_to(image, height, width)
-        loss_fn = tf.function(make_loss(feature_model, content, styles, config, masks))
+        loss = make_loss(feature_model, content, styles, config, masks, on_tile)
+        loss_fn = tf.function(loss)
         on_scale(index, scale, loss_fn)
 
         def report(progress: Progress, index=index, offset=offset, evaluations=evaluations):

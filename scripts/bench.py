@@ -21,6 +21,9 @@ Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by d
    otherwise; then, in the same process, the evaluation as section 1 times it.
 `--case defaults` instead runs configs/starry.yaml end to end with the current defaults (every
 scale, every step, `--set` on top) and reports its wall time, losses and quality scores.
+`--case tiled` times evaluations whole and over tiles (nst.tiling), each SIZE:TILE cell of
+`--tiles` in a fresh process, VGG19 with random weights: seconds per evaluation and peak RSS
+(the default cells take about an hour on the 2-core CPU, 8192 px most of it).
 """
 
 import argparse
@@ -43,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from nst import run, stylize, weights
+from nst import preflight, run, stylize, weights
 from nst.config import config_from_dict, load_config
 from nst.errors import UserError
 from nst.lbfgs import FixedStepLBFGS
@@ -67,6 +70,9 @@ DEFAULTS = {
 # Section 1 repeats its timed calls for about this long per (size, network), at least --repeats.
 ROUND_SECONDS = 5.0
 MAX_ROUNDS = 25
+# --case tiled: SIZE:TILE cells; 2240 px is the largest a default run fits whole on 24 GB.
+TILED_CELLS = ["1024:off", "1024:512", "2048:off", "2048:1024", "2240:off", "2240:1024"]
+TILED_CELLS += ["4096:auto", "8192:auto"]
 # The issue's goal for (c): reach each baseline's final loss within this share of its wall time.
 TARGETS = {"tutorial": 1 / 10, "lbfgs": 1 / 3}
 LABELS = {"tutorial": "(a) TF tutorial Adam", "lbfgs": "(b) L-BFGS", "ours": "(c) nst defaults"}
@@ -165,6 +171,66 @@ def measure_cell(size: int, network: str, repeats: int) -> dict:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "gpu_peak_mib": gpu_peak_mib,
     }
+
+
+def measure_tiled_cell(size: int, tile: str, network: str) -> dict:
+    """`--case tiled`, one cell alone in its process: seconds of a loss + gradient evaluation
+    at `size` with image.tile `tile` ("off", px, or "auto": what a run on this machine would
+    choose, its optimiser's state included), and the process's peak memory. Large evaluations
+    take minutes: after the first call (tracing: seconds) one more is timed if the first took
+    under a minute, else the first one counts."""
+    config = bench_config(size, network, "none")
+    height, width = preflight.output_shape(config)
+    if tile == "auto":
+        available = preflight.available_memory()
+        usable = available.size * 0.9
+        config, _ = preflight.fit_memory(
+            dataclasses.replace(config, image=dataclasses.replace(config.image, tile="auto")),
+            height,
+            width,
+            usable,
+        )
+    else:
+        config = dataclasses.replace(config, image=dataclasses.replace(config.image, tile=tile))
+    model, config = feature_model(config)
+    inputs = load_inputs(config)
+    started = time.perf_counter()
+    loss = stylize.make_loss(model, inputs.content, inputs.styles, config)
+    setup_seconds = time.perf_counter() - started
+    loss_fn = tf.function(loss)
+    shape, position = (1, *inputs.content.shape), tf.constant(inputs.content.reshape(-1))
+    evaluation = value_and_gradient_of(lambda image: loss_fn(image)[0], shape)
+    first = timed_call(evaluation, position)
+    seconds = first if first > 60 else min(first, timed_call(evaluation, position))
+    grid = getattr(loss, "grid", None)
+    return {
+        "size": size,
+        "network": network,
+        "height": shape[1],
+        "width": shape[2],
+        "tile": config.image.tile,
+        "tiles": grid.describe() if grid is not None and grid.tiled else "whole",
+        "history": config.optim.history if config.optim.name == "lbfgs" else None,
+        "optim": config.optim.name,
+        "setup_seconds": setup_seconds,  # the targets: content features and style statistics
+        "evaluation_seconds": seconds,
+        "first_call_seconds": first,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def tiled_case(cells: list[str], network: str) -> list[dict]:
+    """`--case tiled`: each SIZE:TILE cell in a fresh process, so its peak memory is its own."""
+    results = []
+    for cell in cells:
+        size, _, tile = cell.partition(":")
+        command = [sys.executable, __file__, "--tiled-cell", size, tile or "auto", network]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"bench: the tiled cell {cell} failed:\n{done.stderr[-3000:]}")
+        results.append(json.loads(done.stdout.splitlines()[-1]))
+        print(f"  {cell}: {results[-1]['evaluation_seconds']:.1f} s", file=sys.stderr, flush=True)
+    return results
 
 
 def run_cell(size: int, network: str, repeats: int) -> dict:
@@ -457,6 +523,8 @@ def print_report(report: dict) -> None:
         print_run_case(report["run_vs_evaluation"])
     if "defaults_run" in report:
         print_defaults(report["defaults_run"])
+    if "tiled" in report:
+        print_tiled(report["tiled"])
 
 
 def print_sections(report: dict) -> None:
@@ -533,6 +601,24 @@ def print_run_case(case: dict) -> None:
         )
 
 
+def print_tiled(cells: list[dict]) -> None:
+    print("\nTiled evaluation (nst.tiling): seconds per loss + gradient evaluation, peak RSS")
+    whole = {cell["size"]: cell["evaluation_seconds"] for cell in cells if cell["tiles"] == "whole"}
+    header = ["size", "network", "image.tile", "tiles", "evaluation s", "vs whole"]
+    header += ["targets s", "RSS MiB"]
+    rows = []
+    for cell in cells:
+        ratio = ""
+        if cell["tiles"] != "whole" and cell["size"] in whole:
+            ratio = f"{cell['evaluation_seconds'] / whole[cell['size']]:.2f}x"
+        rows.append(
+            [f"{cell['width']}x{cell['height']}", cell["network"], cell["tile"], cell["tiles"]]
+            + [f"{cell['evaluation_seconds']:.1f}", ratio, f"{cell['setup_seconds']:.1f}"]
+            + [f"{cell['peak_rss_mib']:.0f}"]
+        )
+    print_table(header, rows)
+
+
 def print_defaults(case: dict) -> None:
     scales = " + ".join(f"{scale['steps']} at {scale['size']} px" for scale in case["scales"])
     print(f"\nconfigs/starry.yaml end to end, {case['network']} {case['weights']}: {scales}")
@@ -564,10 +650,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--case",
-        choices=["standard", "run", "defaults"],
+        choices=["standard", "run", "defaults", "tiled"],
         default="standard",
         help="standard: sections 1 to 4 (the default); run: section 4 alone; defaults: "
-        "configs/starry.yaml end to end with the current defaults",
+        "configs/starry.yaml end to end with the current defaults; tiled: evaluations whole "
+        "and tiled (--tiles)",
+    )
+    parser.add_argument(
+        "--tiles",
+        nargs="+",
+        default=TILED_CELLS,
+        metavar="SIZE:TILE",
+        help="cells of --case tiled: image.size and image.tile (off, px or auto) "
+        f"({' '.join(TILED_CELLS)})",
+    )
+    parser.add_argument(
+        "--tiled-network", default="vgg19", choices=["vgg16", "vgg19"], help="(vgg19)"
     )
     parser.add_argument("--run-size", type=int, help="size of the run case, section 4 (512)")
     parser.add_argument("--run-steps", type=int, help="steps of the run case (20)")
@@ -584,6 +682,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cell", nargs=2, metavar=("SIZE", "NETWORK"), help="internal: section 1")
     parser.add_argument(
         "--run-cell", nargs=2, type=int, metavar=("SIZE", "STEPS"), help="internal: section 4"
+    )
+    parser.add_argument(
+        "--tiled-cell", nargs=3, metavar=("SIZE", "TILE", "NETWORK"), help="internal: tiled"
     )
     args = parser.parse_args(argv)
     for key, (default, quick) in DEFAULTS.items():
@@ -602,8 +703,14 @@ def main(argv=None) -> None:
         size, steps = args.run_cell
         print(json.dumps(measure_run(size, steps, args.overrides, args.repeats)))
         return
+    if args.tiled_cell:
+        size, tile, network = args.tiled_cell
+        print(json.dumps(measure_tiled_cell(int(size), tile, network)))
+        return
     report = environment(args)
-    if args.case == "defaults":
+    if args.case == "tiled":
+        report["tiled"] = tiled_case(args.tiles, args.tiled_network)
+    elif args.case == "defaults":
         report["defaults_run"] = defaults_run(args.size, args.overrides)
     else:
         if args.case == "standard":

@@ -384,3 +384,25 @@ def test_importing_config_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_image_tile_is_auto_by_default_and_takes_off_or_a_size_in_px(write_config):
+    assert load(write_config).image.tile == "auto"
+    assert load(write_config, MINIMAL + "image: {tile: 1024}\n").image.tile == "1024"
+    assert load(write_config, overrides=["image.tile=off"]).image.tile == "off"
+    config = load(write_config, overrides=["image.tile=512"])
+    assert nst_config.load_config(write_config(nst_config.dump_config(config))).image.tile == "512"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("big", "'image.tile' must be auto, off or a tile size in px between 16 and 8192"),
+        ("8", "'image.tile' must be auto, off or a tile size in px between 16 and 8192"),
+        # The default layers reach block5_conv1: 96 px of overlap on each side, a 16 px step.
+        ("200", "'image.tile' must be at least 208 px for block5_conv1 on vgg19"),
+    ],
+)
+def test_a_tile_size_that_cannot_work_names_the_key_and_the_minimum(write_config, value, message):
+    with pytest.raises(errors.UserError, match=message):
+        load(write_config, overrides=[f"image.tile={value}"])

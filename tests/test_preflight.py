@@ -225,7 +225,8 @@ def test_run_too_large_for_memory_exits_2_before_any_work(experiment, capsys, mo
     pretend_free(monkeypatch, 16 * GIB)  # The same answer on any machine.
     monkeypatch.delenv(preflight.SKIP_MEMORY_CHECK, raising=False)
     config_path = experiment.write_config()
-    assert cli.main(["run", str(config_path), "--quiet", "--set", "image.size=8192"]) == 2
+    overrides = ["image.size=8192", "image.tile=off"]
+    assert cli.main(["run", str(config_path), "--quiet", "--set", *overrides]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "Traceback" not in captured.err
     (line,) = captured.err.splitlines()
@@ -242,3 +243,96 @@ def test_skip_memory_check_runs_anyway(experiment, capsys, monkeypatch):
     monkeypatch.setenv(preflight.SKIP_MEMORY_CHECK, "1")
     assert cli.main(["run", str(config_path), "--quiet"]) == 0
     assert len(experiment.run_dirs()) == 1
+
+
+# --- image.tile: auto ---------------------------------------------------------------------------
+
+
+def fit(size: int, usable_gib: float, *overrides: str):
+    config = starry(f"image.size={size}", *overrides)
+    return preflight.fit_memory(config, *shape_at(size), usable_gib * GIB)
+
+
+def test_auto_runs_whole_what_fits_whole():
+    config, note = fit(1024, 21)
+    assert config.image.tile == "off" and config.optim == starry().optim and note == ""
+
+
+def test_auto_tiles_a_run_whose_network_does_not_fit_and_says_so():
+    config, note = fit(2560, 21)  # whole: about 26.8 GiB, the L-BFGS state alone 15.4
+    tile = int(config.image.tile)
+    assert config.optim == starry().optim  # the optimiser as configured
+    assert tile % 64 == 0 and preflight.estimate_memory(config, *shape_at(2560)).total <= 21 * GIB
+    bigger = dataclasses.replace(
+        config, image=dataclasses.replace(config.image, tile=str(tile + 64))
+    )
+    assert preflight.estimate_memory(bigger, *shape_at(2560)).total > 21 * GIB  # the largest
+    assert "2560x1920 px does not fit 21.0 GiB of RAM whole" in note
+    assert f"tiles of at most {tile} px (image.tile={tile}; exact" in note
+
+
+def test_auto_shortens_the_lbfgs_history_when_its_state_does_not_fit_and_says_so():
+    config, note = fit(4096, 21)
+    assert 3 <= config.optim.history < 100 and config.optim.name == "lbfgs"
+    assert preflight.estimate_memory(config, *shape_at(4096)).total <= 21 * GIB
+    assert f"L-BFGS keeps {config.optim.history} correction pairs" in note
+    assert "optim.history=100 would need about" in note
+
+
+def test_auto_turns_to_adam_when_no_lbfgs_history_fits():
+    config, note = fit(4096, 6)  # with 3 pairs, L-BFGS would need about 6.5 GiB
+    assert config.optim.name == "adam" and config.image.tile.isdigit()
+    assert preflight.estimate_memory(config, *shape_at(4096)).total <= 6 * GIB
+    assert "optimised with Adam" in note
+
+
+def test_a_tiled_estimate_counts_one_tile_of_network_and_image_sized_buffers():
+    whole = estimate(2048, "image.tile=off", "scales.count=1")
+    tiled = estimate(2048, "image.tile=1024", "scales.count=1")
+    assert tiled.optimizer == whole.optimizer
+    assert tiled.network < whole.network / 2
+    one_tile = estimate(1024, "image.tile=off", "scales.count=1")  # 1024x768, a bit smaller
+    assert tiled.network > one_tile.network  # plus the content targets and gradient sums
+
+
+def test_nothing_fits_leaves_the_refusal_to_check_memory(monkeypatch, experiment, capsys):
+    pretend_free(monkeypatch, 1 * GIB)
+    monkeypatch.delenv(preflight.SKIP_MEMORY_CHECK, raising=False)
+    config_path = experiment.write_config()
+    assert cli.main(["run", str(config_path), "--quiet", "--set", "image.size=8192"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("nst: error: image.size=8192 (8192x6144 px) needs about ")
+    assert not experiment.runs_root.exists()
+
+
+def test_a_refusal_with_tiling_off_suggests_what_auto_would_do():
+    config = starry("image.size=4096", "image.tile=off")
+    with pytest.raises(preflight.UserError) as raised:
+        preflight.check_memory(config, *shape_at(4096), available_bytes=22 * GIB)
+    suggestion = re.search(
+        r"image\.tile=auto \((\d+) tiles of (\d+)x(\d+) px, optim\.history=(\d+); ",
+        str(raised.value),
+    )
+    assert suggestion, str(raised.value)
+    _, width, height, history = suggestion.groups()
+    tile = max(int(width), int(height))
+    fitted = starry("image.size=4096", f"image.tile={tile}", f"optim.history={history}")
+    assert preflight.estimate_memory(fitted, *shape_at(4096)).total <= 0.9 * 22 * GIB
+
+
+# Tiled runs (nst.tiling), measured as MEASURED but stopped after the first step's checkpoint.
+MEASURED_TILED = [
+    # 70 tiles of 976x1024 px, L-BFGS history 6 as image.tile auto chose (6 before the tiled
+    # image vectors were fitted to this run), a checkpoint every step.
+    (
+        8192,
+        "scales.count=1 model.network=vgg16 image.tile=1024 optim.history=6 log.checkpoint_every=1",
+        22236,
+    ),
+]
+
+
+@pytest.mark.parametrize(("size", "settings", "measured_mib"), MEASURED_TILED)
+def test_tiled_estimates_stay_close_to_measured_peaks(size, settings, measured_mib):
+    total = estimate(size, *settings.split()).total / 2**20
+    assert 0.95 <= total / measured_mib <= 1.5  # and not below: auto fills memory with it

@@ -59,12 +59,12 @@ def start_run(experiment, config: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_step(experiment, process: subprocess.Popen, step: int) -> Path:
+def wait_for_step(experiment, process: subprocess.Popen, step: int, name: str = "exp") -> Path:
     """Block until the run's metrics.jsonl has reached `step`; its run directory."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the run ended early: {stderr_of(experiment)}"
-        for run_dir in experiment.run_dirs():
+        for run_dir in experiment.run_dirs(name):
             steps = logged_steps(run_dir) if (run_dir / "metrics.jsonl").is_file() else []
             if steps and steps[-1] >= step:
                 return run_dir
@@ -114,6 +114,35 @@ def test_a_signal_saves_the_run_and_resume_finishes_it_as_if_uninterrupted(
     assert resumed.returncode == 0, resumed.stderr
     assert f"{STEPS} steps" in resumed.stdout
     assert_finished_like_the_uninterrupted_run(run_dir, reference)
+
+
+def tiled_config(experiment) -> Path:
+    """long_config with the 32x24 px image evaluated over 20 px tiles (nst.tiling)."""
+    return experiment.write_config(
+        "tiled",
+        image={"size": 32, "tile": 20},
+        optim={"name": "lbfgs", "steps": STEPS},
+        log={"every": LOG_EVERY, "image_every": 0, "checkpoint_every": CHECKPOINT_EVERY},
+    )
+
+
+@pytest.fixture(scope="module")
+def tiled_reference(module_experiment):
+    assert cli.main(["run", str(tiled_config(module_experiment)), "--quiet"]) == 0
+    (run_dir,) = module_experiment.run_dirs("tiled")
+    return (run_dir / "final.png").read_bytes(), logged_steps(run_dir)
+
+
+def test_a_tiled_run_stops_on_a_signal_and_resumes_as_if_uninterrupted(experiment, tiled_reference):
+    process = start_run(experiment, tiled_config(experiment))
+    run_dir = wait_for_step(experiment, process, 2 * LOG_EVERY, "tiled")
+    process.send_signal(signal.SIGINT)
+    assert process.wait(TIMEOUT) == 130
+    assert "Traceback" not in stderr_of(experiment)
+    assert "tile: '20'" in (run_dir / "config.yaml").read_text()
+    resumed = resume(run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_finished_like_the_uninterrupted_run(run_dir, tiled_reference)
 
 
 def test_a_killed_run_loses_at_most_the_checkpoint_interval(experiment, reference):

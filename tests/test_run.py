@@ -100,9 +100,15 @@ def test_stdout_names_the_result_and_the_run_directory(finished_run):
     assert any(line.startswith(f"run directory: {finished_run.run_dir}") for line in lines)
 
 
+def resolved_config(finished_run) -> nst_config.Config:
+    """The run's config as the run resolves it: image.tile auto is off where it fits whole."""
+    overrides = [*finished_run.overrides, "image.tile=off"]
+    return nst_config.load_config(finished_run.config_path, overrides)
+
+
 def test_config_yaml_loads_back_to_the_resolved_config(finished_run):
     saved = nst_config.load_config(finished_run.run_dir / "config.yaml")
-    assert saved == nst_config.load_config(finished_run.config_path, finished_run.overrides)
+    assert saved == resolved_config(finished_run)
     assert saved.optim.name == finished_run.optimizer  # The --set override, not the file's adam.
 
 
@@ -252,8 +258,7 @@ def test_tensorboard_text_is_the_resolved_config(events, finished_run):
     assert plugin(events, "config") == "text"
     (text,) = tensor_values(events, "config").values()
     shown = yaml.safe_load(textwrap.dedent(text.item().decode("utf-8")))
-    resolved = nst_config.load_config(finished_run.config_path, finished_run.overrides)
-    assert shown == nst_config.config_to_dict(resolved)
+    assert shown == nst_config.config_to_dict(resolved_config(finished_run))
 
 
 # --- Run directories never clash -----------------------------------------------------------------
@@ -428,11 +433,12 @@ def test_the_same_config_and_seed_give_the_same_image_byte_for_byte(experiment):
     assert (first / "final.png").read_bytes() == (second / "final.png").read_bytes()
 
 
+@pytest.mark.parametrize("tile", ["off", "20"])  # whole, and over 20 px tiles (nst.tiling)
 def test_a_loss_that_becomes_infinite_fails_the_run_and_keeps_the_last_good_image(
-    experiment, capsys
+    experiment, capsys, tile
 ):
     config_path = experiment.write_config(optim={"name": "lbfgs", "steps": 50})
-    exit_code, _ = run_cli(config_path, "loss.style_weight=1e38")  # overflows float32
+    exit_code, _ = run_cli(config_path, "loss.style_weight=1e38", f"image.tile={tile}")
     assert exit_code == 1
     (run_dir,) = experiment.run_dirs()
     error = capsys.readouterr().err.strip()
