@@ -43,7 +43,8 @@ score: install
 	$(BIN)/nst score $(ARGS)
 
 # Timings, evaluations per iteration, time to quality, a real run's s/step (scripts/bench.py);
-# ARGS=--quick is ~2 min; ARGS="--case defaults --size 512" times configs/starry.yaml end to end
+# ARGS=--quick is ~2 min; ARGS="--case defaults --size 512" times configs/starry.yaml end to end;
+# ARGS="--case tiled" times evaluations whole and over tiles up to 8192 px (~1 h; README "Print size")
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
 
