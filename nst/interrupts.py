@@ -4,6 +4,10 @@ has; a second one ends the process at once."""
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -55,3 +59,28 @@ class StopRequests:
             file=sys.stderr,
             flush=True,
         )
+
+
+def call_attentively(function: Callable[[], T]) -> T:
+    """`function()`, run in a worker thread while the main thread waits for it, so that a
+    signal's handler runs at once: Python runs handlers only in the main thread and only between
+    its own instructions, and a tiled step at print size is one TensorFlow call of minutes
+    (the first Ctrl-C's message and the second one's quitting would wait for it). Its result,
+    or its exception, comes back as if it had been called here."""
+    if threading.current_thread() is not threading.main_thread():
+        return function()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = function()
+        except BaseException as error:  # noqa: BLE001 (handed back to the caller as it was)
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="nst-optimise", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)  # returns to Python often, so handlers run
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

@@ -32,7 +32,7 @@ from tensorboard.plugins.hparams import api as hp
 from nst import checkpoints, eta, images, metrics, networks, preflight, scoring, stylize, weights
 from nst.config import Config, config_to_dict, dump_config, load_config
 from nst.errors import UserError
-from nst.interrupts import RunInterrupted, StopRequests
+from nst.interrupts import RunInterrupted, StopRequests, call_attentively
 from nst.model import build_feature_model
 from nst.optimize import OptimizeResult, Progress, Terms
 from nst.run_dirs import create_run_dir
@@ -203,15 +203,17 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
                 raise RunInterrupted(stop_requests.signal_number, run_dir)
 
         try:
-            result = stylize.stylize(
-                feature_model,
-                inputs,
-                config,
-                logger.report_steps(),
-                on_progress,
-                logger.start_scale,
-                resume_from=state,
-                on_tile=logger.on_tile,
+            result = call_attentively(
+                lambda: stylize.stylize(
+                    feature_model,
+                    inputs,
+                    config,
+                    logger.report_steps(),
+                    on_progress,
+                    logger.start_scale,
+                    resume_from=state,
+                    on_tile=logger.on_tile,
+                )
             )
         except RunInterrupted:
             raise
