@@ -481,12 +481,17 @@ def _check_layer_names(config: Config, origins: dict, source: str) -> None:
     _check_tile(config, origins, source)
 
 
+def used_layers(config: Config) -> list[str]:
+    """The layers the loss reads (weight above 0), content first."""
+    weighted = {**config.layers.content, **config.layers.style}
+    return [layer for layer, weight in weighted.items() if weight > 0]
+
+
 def _check_tile(config: Config, origins: dict, source: str) -> None:
     """A tile size must leave each tile an interior beyond the deepest layer's reach."""
     if not config.image.tile.isdigit():
         return
-    weighted = {**config.layers.content, **config.layers.style}
-    used = [layer for layer, weight in weighted.items() if weight > 0]
+    used = used_layers(config)
     smallest = networks.minimum_tile(config.model.network, used)
     if int(config.image.tile) < smallest:
         deepest = max(used, key=networks.layer_names(config.model.network).index)

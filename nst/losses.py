@@ -256,6 +256,14 @@ def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
     return tf.reshape(position_weight_map(mask, size), [-1])
 
 
+def style_groups(masks: Sequence) -> list[tuple[list[int], object]]:
+    """The style terms for per-style masks (each None or a mask): the unmasked styles together,
+    blended into one target, then each masked style alone. [(style indices, mask or None)]."""
+    unmasked = [index for index, mask in enumerate(masks) if mask is None]
+    groups = [(unmasked, None)] if unmasked else []
+    return groups + [([index], mask) for index, mask in enumerate(masks) if mask is not None]
+
+
 class StyleTransferLoss:
     """The Gatys loss with its targets computed once; call it on a (1, H, W, 3) image in [0, 1].
 
@@ -313,10 +321,8 @@ class StyleTransferLoss:
         # each term weighs by its share of the blend weights.
         masks = [None if mask is None else self._checked_mask(mask) for mask in style_masks]
         blend_total = sum(style_blend)
-        unmasked = [index for index, mask in enumerate(masks) if mask is None]
-        groups = [(unmasked, None)] if unmasked else []
-        groups += [([index], mask) for index, mask in enumerate(masks) if mask is not None]
-        self._masked = len(unmasked) < len(masks)
+        groups = style_groups(masks)
+        self._masked = any(mask is not None for mask in masks)
 
         style_features = [feature_model(image[None], training=False) for image in style_images]
         statistic = _STYLE_STATISTICS[style_loss]

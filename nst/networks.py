@@ -25,6 +25,17 @@ def min_input_side(layer: str) -> int:
     return 2**pools_before
 
 
+def stride(network: str, layer: str) -> int:
+    """How many input pixels one position of `layer` steps over: 2 per pool before it."""
+    names = layer_names(network)
+    return 2 ** sum(name.endswith("_pool") for name in names[: names.index(layer)])
+
+
+def channels(layer: str) -> int:
+    """The filter count of a conv layer (its block's)."""
+    return BLOCK_FILTERS[int(layer[len("block")]) - 1]
+
+
 def tile_context(network: str, layers: Sequence[str]) -> tuple[int, int]:
     """(margin, grid) in px for features up to the deepest of `layers` (nst.tiling).
 

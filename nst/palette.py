@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from nst import losses  # style_groups; losses imports this module too, using it only at call time
+
 _SIDE = 128
 _MAX_STYLE_PIXELS = 2**20  # a 1024 px square; larger styles are sampled on a lattice
 _DIRECTIONS = 32
@@ -82,9 +84,7 @@ class PaletteLoss:
         self._directions = tf.constant(_directions())
         total = sum(weight for _, weight in styles)
         projected = [(self._project(np.asarray(image)), weight) for image, weight in styles]
-        unmasked = [index for index, mask in enumerate(masks) if mask is None]
-        groups = [(unmasked, None)] if unmasked else []
-        groups += [([index], mask) for index, mask in enumerate(masks) if mask is not None]
+        groups = losses.style_groups(masks)
         self._groups = []
         for indices, mask in groups:
             positions = self._positions(mask, pooled_size)

@@ -77,7 +77,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from nst import images, networks, stylize, tiling
-from nst.config import Config
+from nst.config import Config, used_layers
 from nst.errors import UserError
 
 GIB = 2**30
@@ -201,7 +201,7 @@ def fit_memory(
     if total(whole) <= usable:
         return whole, ""
     longest = max(height, width)
-    smallest = networks.minimum_tile(config.model.network, _used_layers(config))
+    smallest = networks.minimum_tile(config.model.network, used_layers(config))
     if smallest >= longest:
         return whole, ""  # too small to tile: check_memory says what else to try
 
@@ -270,11 +270,6 @@ def _with_tile(config: Config, tile: str) -> Config:
     return dataclasses.replace(config, image=dataclasses.replace(config.image, tile=tile))
 
 
-def _used_layers(config: Config) -> list[str]:
-    weighted = {**config.layers.content, **config.layers.style}
-    return [layer for layer, weight in weighted.items() if weight > 0]
-
-
 def output_shape(config: Config) -> tuple[int, int] | None:
     """(height, width) of the output at image.size, from the content image's header alone.
 
@@ -337,16 +332,14 @@ def _tiled_network_bytes(config: Config, height: int, width: int, tile: int) -> 
     """nst.tiling: one tile's activations (forward and backward), the content's feature maps
     at the content layers (the targets) and a few image-sized arrays (the gradient's sum, the
     pixel terms and their gradient)."""
-    grid = tiling.plan_grid(height, width, tile, config.model.network, _used_layers(config))
+    grid = tiling.plan_grid(height, width, tile, config.model.network, used_layers(config))
     total, largest = _activation_values(config, grid.rows.tile, grid.cols.tile)
     activations = (total + _LARGEST_LAYER_COPIES * largest) * _activation_bytes(config)
-    names = networks.layer_names(config.model.network)
     targets = 0
     for layer, weight in config.layers.content.items():
         if weight > 0:
-            stride = 2 ** sum(name.endswith("_pool") for name in names[: names.index(layer)])
-            channels = networks.BLOCK_FILTERS[int(layer[len("block")]) - 1]
-            targets += (height // stride) * (width // stride) * channels
+            stride = networks.stride(config.model.network, layer)
+            targets += (height // stride) * (width // stride) * networks.channels(layer)
     image = height * width * 3
     return round(activations + 4 * (targets + _TILED_IMAGE_VECTORS * image))
 
@@ -443,7 +436,7 @@ def _fixes(config: Config, height: int, width: int, usable: float, on_gpu: bool)
         tiled, note = fit_memory(_with_tile(config, "auto"), height, width, usable, "", on_gpu)
         if note:  # tiles (and perhaps a shorter history or Adam) that fit
             grid = tiling.plan_grid(
-                height, width, int(tiled.image.tile), config.model.network, _used_layers(config)
+                height, width, int(tiled.image.tile), config.model.network, used_layers(config)
             )
             changes = [grid.describe()]
             if tiled.optim != config.optim:

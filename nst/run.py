@@ -30,7 +30,7 @@ import tqdm
 from tensorboard.plugins.hparams import api as hp
 
 from nst import checkpoints, eta, images, metrics, networks, preflight, scoring, stylize, weights
-from nst.config import Config, config_to_dict, dump_config, load_config
+from nst.config import Config, config_to_dict, dump_config, load_config, used_layers
 from nst.errors import UserError
 from nst.interrupts import RunInterrupted, StopRequests, call_attentively
 from nst.model import build_feature_model
@@ -95,7 +95,7 @@ def _check_large_enough(
     config: Config, role: str, path: str, pixels: np.ndarray, smallest_scale: float
 ) -> None:
     """Every pool halves the image: the deepest layer must still see at least one position."""
-    deepest = max(_used_layers(config), key=networks.min_input_side)
+    deepest = max(used_layers(config), key=networks.min_input_side)
     needed = networks.min_input_side(deepest)
     height, width, _ = pixels.shape
     if min(height, width) * smallest_scale < needed:
@@ -173,7 +173,7 @@ def _feature_model(config: Config):
         config.model.network,
         config.model.weights,
         config.model.pooling,
-        outputs=_used_layers(config),
+        outputs=used_layers(config),
         seed=config.seed,
         taps=config.model.taps,
         precision=config.model.precision,
@@ -264,7 +264,7 @@ def _quality(config: Config, feature_model, image: np.ndarray, references) -> di
     on the saved file gives the same numbers. The run's feature model is reused when it has the
     reference layers at the reference settings; otherwise a small one is built (seconds)."""
     fits = scoring.model_fits(
-        config.model.pooling, config.model.taps, config.model.precision, _used_layers(config)
+        config.model.pooling, config.model.taps, config.model.precision, used_layers(config)
     )
     if not fits:
         network, model_weights = config.model.network, config.model.weights
@@ -358,11 +358,6 @@ def hparam_value(value: object) -> bool | int | float | str:
     if isinstance(value, int | float):
         return float(value)  # One numeric type, so a sweep's domain is not mixed int and float.
     return json.dumps(value)
-
-
-def _used_layers(config: Config) -> list[str]:
-    weighted = {**config.layers.content, **config.layers.style}
-    return [layer for layer, weight in weighted.items() if weight > 0]
 
 
 # TensorBoard's result images are at most this long a side: a print-size PNG in every event

@@ -146,11 +146,6 @@ def _layer_table(grid: TileGrid, stride: int) -> np.ndarray:
     return np.array(table, np.int32)
 
 
-def _stride(network: str, layer: str) -> int:
-    names = networks.layer_names(network)
-    return 2 ** sum(name.endswith("_pool") for name in names[: names.index(layer)])
-
-
 def _owned_mask(params: tf.Tensor, height: int, width: int) -> tf.Tensor:
     """(height, width) float mask of a tile's own positions in its feature map."""
     rows = tf.range(height)
@@ -286,9 +281,7 @@ class TiledLoss:
         self._kind = statistic.moments
         style_statistics = [self._image_statistics(image) for image in style_images]
         blend_total = sum(style_blend)
-        unmasked = [index for index, mask in enumerate(style_masks) if mask is None]
-        groups = [(unmasked, None)] if unmasked else []
-        groups += [([index], mask) for index, mask in enumerate(style_masks) if mask is not None]
+        groups = losses.style_groups(style_masks)
         # Per layer: (share of the blend, the statistic with its target, the layer's position
         # weights over the whole image or None).
         self._style_terms = {layer: [] for layer in self._style_layers}
@@ -330,7 +323,7 @@ class TiledLoss:
         return plan_grid(height, width, self._tile, self._network, self.layers)
 
     def _stride(self, layer: str) -> int:
-        return _stride(self._network, layer)
+        return networks.stride(self._network, layer)
 
     def _layer_shape(self, layer: str, height: int, width: int) -> tuple[int, int]:
         stride = self._stride(layer)
@@ -585,7 +578,7 @@ class TiledLoss:
         return tf.ensure_shape(reported, []) - before
 
     def _channels(self, layer: str) -> int:
-        return networks.BLOCK_FILTERS[int(layer[len("block")]) - 1]
+        return networks.channels(layer)
 
 
 def _flat_owned(features, params) -> tuple[tf.Tensor, tf.Tensor]:

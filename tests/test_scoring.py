@@ -14,7 +14,6 @@ import pytest
 
 from nst import cli, images, metrics, networks, scoring
 from nst import config as nst_config
-from nst import run as nst_run
 
 CONTENT = "assets/tubingen.jpg"
 STYLE = "assets/starry_night.jpg"
@@ -94,7 +93,7 @@ def test_a_flat_grey_result_does_not_crash(model):
 
 def test_the_run_model_is_reused_only_at_the_reference_settings():
     config = nst_config.load_config("configs/starry.yaml")
-    layers = nst_run._used_layers(config)
+    layers = nst_config.used_layers(config)
     assert scoring.model_fits("max", "post_relu", "float32", layers)  # the defaults
     assert not scoring.model_fits("avg", "post_relu", "float32", layers)
     assert not scoring.model_fits("max", "pre_relu", "float32", layers)
