@@ -1,10 +1,11 @@
-"""Ctrl-C and SIGTERM during a run: the first asks it to stop at the next step and save what it
-has; a second one ends the process at once."""
+"""Ctrl-C and SIGTERM during a run: the first asks it to stop at the next step (or inside a long
+tiled one) and save what it has; a second one ends the process at once."""
 
+import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -54,11 +55,39 @@ class StopRequests:
         for each in _SIGNALS:
             signal.signal(each, signal.SIG_DFL)
         print(
-            f"\nnst: {signal.Signals(number).name}: saving a checkpoint after the current step "
-            "(press Ctrl-C again to quit at once)",
+            f"\nnst: {signal.Signals(number).name}: stopping at the last finished step to save a "
+            "checkpoint (press Ctrl-C again to quit at once)",
             file=sys.stderr,
             flush=True,
         )
+
+
+class StepAbandoned(Exception):
+    """Raised from inside a loss evaluation to leave the step it belongs to unfinished."""
+
+
+class StepStop:
+    """Leaves a step of minutes (a tiled print-size one) unfinished when a stop is requested.
+
+    A callback inside the loss (nst.tiling's per-tile one) calls `check()`; nst.optimize arms it
+    only while its optimiser has a whole state to go back to (not during its first evaluation),
+    and turns the error that comes out of TensorFlow into a report of the last finished step."""
+
+    def __init__(self, requested: Callable[[], bool]):
+        self.requested = requested
+        self._armed = False
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[None]:
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
+
+    def check(self) -> None:
+        if self._armed and self.requested():
+            raise StepAbandoned("a stop was requested")
 
 
 def call_attentively(function: Callable[[], T]) -> T:

@@ -116,17 +116,21 @@ class FixedStepLBFGS:
             step = tf.where(self.iterations == 0, first, 1.0)
             new_position = self.position + step * direction
             new_value, new_gradient, *new_extras = self._value_and_gradient(new_position)
-            self.evaluations.assign_add(1)
-            if not _all_finite(new_value, new_gradient):
-                self.diverged.assign(True)
-                break
-            self._remember(new_position - self.position, new_gradient - self._gradient)
-            self.position.assign(new_position)
-            self.value.assign(new_value)
-            self._gradient.assign(new_gradient)
-            for name, extra in (new_extras[0] if new_extras else {}).items():
-                self._extras[name].assign(extra)
-            self.iterations.assign_add(1)
+            # The state changes only once the evaluation is done (TensorFlow orders variable
+            # updates by data, not by program order): one left unfinished (a stop inside a
+            # tiled step, nst.interrupts.StepStop) leaves the last whole step's state.
+            with tf.control_dependencies([new_value, new_gradient]):
+                self.evaluations.assign_add(1)
+                if not _all_finite(new_value, new_gradient):
+                    self.diverged.assign(True)
+                    break
+                self._remember(new_position - self.position, new_gradient - self._gradient)
+                self.position.assign(new_position)
+                self.value.assign(new_value)
+                self._gradient.assign(new_gradient)
+                for name, extra in (new_extras[0] if new_extras else {}).items():
+                    self._extras[name].assign(extra)
+                self.iterations.assign_add(1)
 
     def _remember(self, s, y):
         curvature = tf.tensordot(y, s, 1)

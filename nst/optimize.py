@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from nst.interrupts import StepStop
 from nst.lbfgs import FixedStepLBFGS
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class OptimizeResult:
     stop_reason: str  # "completed", or why the optimiser stopped early
     diverged: bool = False  # the loss or its gradient became NaN or infinite
     terms: Callable[[], Terms | None] = lambda: None  # at `image`, as Progress.terms
+    stopped: bool = False  # a step was left unfinished on request (minimize's `step_stop`)
 
 
 def minimize(
@@ -66,6 +68,7 @@ def minimize(
     on_progress: Callable[[Progress], None] = lambda progress: None,
     seconds_per_report: float = 1.0,
     initial_state: Mapping[str, np.ndarray] | None = None,
+    step_stop: StepStop | None = None,
 ) -> OptimizeResult:
     """Run `optim.steps` steps from `initial_image` (1, H, W, 3), reporting after every chunk.
 
@@ -73,6 +76,12 @@ def minimize(
     sized to take about `seconds_per_report`. With `initial_state` (a Progress's
     `optimizer_state()` from a run of the same optimiser and image size) the run continues from
     that step instead, along the path it would have taken.
+
+    A step of minutes (a tiled print-size one) can be left unfinished: `step_stop` is armed
+    while steps run (not during the first evaluation, nor a log point's), a callback inside the
+    loss calls its `check()`, and the last finished step is then reported and returned
+    (`stopped`). The optimisers change their state only after an
+    evaluation, so that state is whole.
     """
     if optim.name == "adam":
         runner = _Adam(loss_fn, initial_image, optim)
@@ -82,6 +91,7 @@ def minimize(
         runner = _LBFGS(loss_fn, initial_image, optim)
     if initial_state is not None:
         runner.restore(initial_state)
+    step_stop = step_stop or StepStop(lambda: False)
     boundaries = sorted({step for step in report_at if 0 < step < optim.steps} | {optim.steps})
     step, seconds_per_step = runner.steps_done, None
     while step < optim.steps:
@@ -89,7 +99,16 @@ def minimize(
         chunk = 1 if seconds_per_step is None else round(seconds_per_report / seconds_per_step)
         target = min(next_boundary, step + max(1, chunk))
         started = time.perf_counter()
-        loss, reached = runner.run_to(target)
+        try:
+            with step_stop.armed():  # for the steps only, not a log point's evaluation
+                loss, reached = runner.run_to(target)
+        except tf.errors.OpError:
+            if not step_stop.requested():
+                raise
+            step, image, evaluations = runner.steps_done, runner.image, runner.evaluations
+            on_progress(Progress(step, optim.steps, runner.loss, evaluations, image, runner.state))
+            reason = f"stopped on request during step {step + 1}"
+            return OptimizeResult(image, step, evaluations, reason, stopped=True)
         seconds_per_step = (time.perf_counter() - started) / max(1, reached - step)
         step = reached
         image, evaluations, terms = runner.image, runner.evaluations, runner.terms
@@ -147,7 +166,11 @@ class _FixedStepLBFGSRunner:
         self._lbfgs.run(step - start)
         done = self.steps_done
         self._terms_current |= done > start
-        return float(self._lbfgs.value), done
+        return self.loss, done
+
+    @property
+    def loss(self) -> float:
+        return float(self._lbfgs.value)
 
     def terms(self) -> Terms | None:
         if not self._terms_current:
@@ -222,7 +245,11 @@ class _LBFGS:
             self.diverged = not _finite(results)
             if not self.diverged:
                 self._results = results
-        return float(self._results.objective_value), self.steps_done
+        return self.loss, self.steps_done
+
+    @property
+    def loss(self) -> float:
+        return float(self._results.objective_value)
 
     def state(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(value) for name, value in self._results._asdict().items()}
@@ -296,24 +323,31 @@ class _Adam:
             with tf.GradientTape() as tape:
                 loss, _ = self._loss_fn(self._image)
             gradient = tape.gradient(loss, self._image)
-            self._evaluations.assign_add(1)
-            if not (tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))):
-                # The last update led here: undo it, back to the image `_loss` was taken at.
-                if self._steps_done > 0:
-                    self._image.assign(self._previous)
-                    self._steps_done.assign_add(-1)
-                self._diverged.assign(True)
-                break
-            self._previous.assign(self._image)
-            self._optimizer.apply_gradients([(gradient, self._image)])
-            self._image.assign(tf.clip_by_value(self._image, 0.0, 1.0))
-            self._loss.assign(loss)
-            self._steps_done.assign_add(1)
+            # Updates wait for the evaluation (as in nst.lbfgs): one left unfinished on a stop
+            # request leaves the last whole step's state.
+            with tf.control_dependencies([loss, gradient]):
+                self._evaluations.assign_add(1)
+                if not (tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))):
+                    # The last update led here: undo it, back to the image `_loss` was taken at.
+                    if self._steps_done > 0:
+                        self._image.assign(self._previous)
+                        self._steps_done.assign_add(-1)
+                    self._diverged.assign(True)
+                    break
+                self._previous.assign(self._image)
+                self._optimizer.apply_gradients([(gradient, self._image)])
+                self._image.assign(tf.clip_by_value(self._image, 0.0, 1.0))
+                self._loss.assign(loss)
+                self._steps_done.assign_add(1)
 
     def run_to(self, step: int) -> tuple[float, int]:
         if not self.diverged:
             self._run_steps(tf.constant(step - self.steps_done, dtype=tf.int32))
-        return float(self._loss), self.steps_done
+        return self.loss, self.steps_done
+
+    @property
+    def loss(self) -> float:  # of the image before the last update
+        return float(self._loss)
 
     def state(self) -> dict[str, np.ndarray]:
         # Keras' optimiser variables (step count, moments) in their fixed order.

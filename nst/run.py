@@ -32,7 +32,7 @@ from tensorboard.plugins.hparams import api as hp
 from nst import checkpoints, eta, images, metrics, networks, preflight, scoring, stylize, weights
 from nst.config import Config, config_to_dict, dump_config, load_config, used_layers
 from nst.errors import UserError
-from nst.interrupts import RunInterrupted, StopRequests, call_attentively
+from nst.interrupts import RunInterrupted, StepStop, StopRequests, call_attentively
 from nst.model import build_feature_model
 from nst.optimize import OptimizeResult, Progress, Terms
 from nst.run_dirs import create_run_dir
@@ -194,6 +194,12 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
     # Read now, at the size the scores use: the files may change during a long run.
     quality_references = _quality_references(config)
     with StopRequests() as stop_requests:
+        # A tiled step can take minutes: a stop request leaves it at its next tile.
+        step_stop = StepStop(lambda: stop_requests.signal_number is not None)
+
+        def on_tile(done: int, count: int) -> None:
+            logger.on_tile(done, count)
+            step_stop.check()
 
         def on_progress(progress: Progress) -> None:
             logger.on_progress(progress)
@@ -212,7 +218,8 @@ def _optimise(feature_model, inputs, config, logger: "RunLogger", state=None) ->
                     on_progress,
                     logger.start_scale,
                     resume_from=state,
-                    on_tile=logger.on_tile,
+                    on_tile=on_tile,
+                    step_stop=step_stop,
                 )
             )
         except RunInterrupted:
@@ -393,6 +400,7 @@ class RunLogger:
         self._started = time.perf_counter() - seconds
         self._last_image = None
         self._checkpoint_step = step  # the step of the checkpoint on disk, if any
+        self._logged_step = step  # the last step whose scalars and images are out
         self._bar = tqdm.tqdm(
             total=self._steps,
             initial=step,
@@ -465,6 +473,9 @@ class RunLogger:
         self._status = status
         if progress.step >= self._steps:
             return  # The last step is logged by log_final, with the stop reason.
+        if progress.step == self._logged_step:
+            return  # Reported again to be saved: a stop left the next step unfinished.
+        self._logged_step = progress.step
         if _due(progress.step, self._log.every):
             self._log_losses(progress.step, progress.evaluations, progress.image, progress.terms())
         if _due(progress.step, self._log.image_every):

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from nst import color, images
 from nst.config import Config
+from nst.interrupts import StepStop
 from nst.losses import StyleTransferLoss
 from nst.optimize import LossFn, OptimizeResult, Progress, minimize
 from nst.tiling import TiledLoss
@@ -144,12 +145,14 @@ def stylize(
     on_scale: Callable[[int, Scale, LossFn], None] = lambda index, scale, loss_fn: None,
     resume_from: Mapping[str, np.ndarray] | None = None,
     on_tile: Callable[[int, int], None] | None = None,
+    step_stop: StepStop | None = None,
 ) -> OptimizeResult:
     """Optimise an image from `inputs` (already colour-prepared) scale by scale.
 
     Steps count on across scales (report_at and progress use the run's step numbers);
     `on_scale` hears of each scale before it starts, with the compiled loss it uses; `on_tile`
-    of each tile of an evaluation, where a scale is tiled (nst.tiling).
+    of each tile of an evaluation, where a scale is tiled (nst.tiling); `step_stop` lets a
+    stop request leave a step unfinished (nst.optimize.minimize).
     A progress report's `optimizer_state()` here also says which scale it is at: given back as
     `resume_from` (with the same config), the run continues from that step as it would have.
     """
@@ -169,6 +172,9 @@ def stylize(
             if key.startswith(prefix)
         }
     for index, scale in enumerate(scales[first_scale:], start=first_scale):
+        # The last scale's result holds its optimiser (and L-BFGS history, gigabytes at print
+        # size) through `result.terms`: let it go before this scale's memory is taken.
+        result = None
         content = _at_size(inputs.content, scale.size)
         height, width, _ = content.shape
         styles = [
@@ -208,12 +214,18 @@ def stylize(
         ]
         optim = dataclasses.replace(config.optim, steps=scale.steps)
         result = minimize(
-            loss_fn, tf.constant(start[None]), optim, local_report_at, report, initial_state=state
+            loss_fn,
+            tf.constant(start[None]),
+            optim,
+            local_report_at,
+            report,
+            initial_state=state,
+            step_stop=step_stop,
         )
         evaluations += result.evaluations
         image = result.image[0].numpy()
         # A broken image can't be recovered by a later scale; the last scale ends the run anyway.
-        if result.diverged or index == len(scales) - 1:
+        if result.diverged or result.stopped or index == len(scales) - 1:
             break
         offset += scale.steps  # An early stop at a coarse scale skips on to the next scale.
     steps_done = offset + result.steps_done

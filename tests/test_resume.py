@@ -164,7 +164,7 @@ def test_a_second_ctrl_c_quits_at_once_and_leaves_a_usable_run_directory(experim
     run_dir = wait_for_step(experiment, process, CHECKPOINT_EVERY + LOG_EVERY)
     process.send_signal(signal.SIGINT)
     deadline = time.monotonic() + TIMEOUT
-    while "saving a checkpoint" not in stderr_of(experiment) and time.monotonic() < deadline:
+    while "to save a checkpoint" not in stderr_of(experiment) and time.monotonic() < deadline:
         time.sleep(0.005)
     process.send_signal(signal.SIGINT)
     started = time.monotonic()

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from nst import images, losses, networks, stylize, tiling
 from nst.config import config_from_dict
+from nst.interrupts import StepStop
 from nst.model import build_feature_model
 
 # float32 sums in another order: the bar for "the same loss and gradient".
@@ -203,3 +204,57 @@ def test_progress_hears_of_each_tile_of_both_passes():
     heard.clear()
     tf.function(loss)(tf.constant(content[None]))  # the value alone: pass 1
     assert heard == [(done, 2 * count) for done in range(1, count + 1)]
+
+
+@pytest.mark.parametrize(
+    "optim", [{"name": "lbfgs"}, {"name": "lbfgs", "line_search": "hager_zhang"}, {"name": "adam"}]
+)
+def test_a_stop_inside_a_tiled_step_keeps_the_last_whole_step_and_resumes_exactly(optim):
+    # Ctrl-C at print size: a step takes minutes, so the run leaves it at the next tile and
+    # saves the step before it; resuming from that goes on along the uninterrupted path.
+    config = config_from_dict(
+        {
+            "content": "assets/tubingen.jpg",
+            "style": "assets/starry_night.jpg",
+            "image": {"size": 96, "tile": "48"},
+            "model": {"network": "vgg16", "weights": "none"},
+            "layers": {"content": {"block2_conv2": 1.0}, "style": SHALLOW},
+            "optim": {**optim, "steps": 4},
+            "scales": {"count": 1},
+        },
+        source="test",
+    )
+    model = build_feature_model("vgg16", "none", "max", ["block2_conv2", *SHALLOW], seed=0)
+    inputs = stylize.Inputs(
+        small("assets/tubingen.jpg", 96), [small("assets/starry_night.jpg", 96)], [None]
+    )
+    uninterrupted = stylize.stylize(model, inputs, config)
+
+    reports, tiles_since_report = [], [0]
+
+    def on_progress(progress):
+        # As a checkpoint reads it: large parts come as functions that return them.
+        state = {k: v() if callable(v) else v for k, v in progress.optimizer_state().items()}
+        reports.append((progress.step, state, progress.evaluations))
+        tiles_since_report[0] = 0
+
+    def on_tile(done, count):
+        tiles_since_report[0] += 1
+        step_stop.check()
+
+    # Requested on the third tile of the evaluation after step 2.
+    step_stop = StepStop(
+        lambda: reports[-1:] and reports[-1][0] == 2 and tiles_since_report[0] >= 3
+    )
+    stopped = stylize.stylize(
+        model, inputs, config, on_progress=on_progress, on_tile=on_tile, step_stop=step_stop
+    )
+    assert stopped.stopped and stopped.steps_done == 2
+    assert stopped.stop_reason == "stopped on request during step 3"
+    (step_before, _, evaluations_before), (step, state, evaluations) = reports[-2:]
+    assert step == step_before == 2  # reported again as the step to save, as it was
+    assert evaluations == evaluations_before == stopped.evaluations
+
+    resumed = stylize.stylize(model, inputs, config, resume_from=state)
+    assert resumed.steps_done == 4
+    np.testing.assert_allclose(resumed.image.numpy(), uninterrupted.image.numpy(), atol=1e-6)
