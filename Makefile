@@ -7,6 +7,7 @@ CONFIG ?= configs/starry.yaml
 RUN ?=
 SWEEP ?= configs/sweeps/style_weight.yaml
 ARGS ?=
+FLAGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
@@ -25,8 +26,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@touch $@
 	@echo "installed: try  make run CONFIG=configs/starry.yaml"
 
+# ARGS are config overrides; FLAGS are nst run's flags, e.g. FLAGS="--jobs 2" for a folder of photos
 run: install
-	$(BIN)/nst run $(CONFIG) $(if $(strip $(ARGS)),--set $(ARGS))
+	$(BIN)/nst run $(CONFIG) $(FLAGS) $(if $(strip $(ARGS)),--set $(ARGS))
 
 # Continue a run stopped by Ctrl-C, SIGTERM or a crash: make resume RUN=runs/starry/<time>
 resume: install

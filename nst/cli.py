@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="stylize an image as a config describes",
-        description="Stylize an image as CONFIG describes; each run gets its own directory.",
+        description="Stylize an image as CONFIG describes; each run gets its own directory. "
+        "A content naming a video (or frames with video.frames: true) stylizes the clip; a "
+        "folder or glob of images stylizes each, as a sweep over content.",
     )
     run.add_argument(
         "config", metavar="CONFIG", help="YAML experiment config, e.g. configs/starry.yaml"
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override config values, e.g. --set optim.steps=200 loss.style_weight=1e3",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_parallel_arguments(run, "images of a folder or glob content")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="a folder or glob content: continue the latest batch, skipping finished images",
+    )
     run.set_defaults(handler=_run)
 
     resume = commands.add_parser(
@@ -90,20 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the latest run of this sweep, skipping finished members",
     )
-    sweep.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="members to run at once (default 1)"
-    )
-    sweep.add_argument(
-        "--executor",
-        choices=("local", "ray"),
-        default="local",
-        help="where members run (default local)",
-    )
-    sweep.add_argument(
-        "--address",
-        default=None,
-        help="Ray cluster address for --executor ray (default: start a local Ray)",
-    )
+    _add_parallel_arguments(sweep, "members")
     sweep.set_defaults(handler=_sweep)
 
     score = commands.add_parser(
@@ -139,15 +134,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_parallel_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help=f"{what} to run at once (default 1)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help=f"where {what} run (default local)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address for --executor ray (default: start a local Ray)",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
+    from nst import batch
     from nst.config import load_config  # Fast: validates before TensorFlow loads.
 
     config = load_config(args.config, args.overrides)
     name = config.output.name or Path(args.config).stem
+    if batch.is_batch(config):
+        sweep = batch.stills_sweep(args.config, args.overrides, config, name)
+        return _run_sweep(sweep, args, f"nst run {args.config} --resume")
+    if args.jobs != 1 or args.executor != "local" or args.resume:
+        raise UserError(
+            "--jobs, --executor and --resume are for a content naming a folder or glob of "
+            f"images; {args.config} stylizes one {'clip' if batch.is_clip(config) else 'image'}"
+        )
     _load_tensorflow_quietly()
-    from nst import run
+    from nst import clip_run, run
 
     # Images are checked before the model is built or any directory is made.
+    if batch.is_clip(config):
+        return _finish_clip(clip_run.execute_clip, config, name, show_progress=not args.quiet)
     return _finish(run.execute, config, name, show_progress=not args.quiet)
 
 
@@ -157,9 +180,12 @@ def _resume(args: argparse.Namespace) -> int:
             f"{args.run_dir}: no such run directory (nst resume takes runs/<name>/<time>)"
         )
     _load_tensorflow_quietly()
-    from nst import run
+    from nst import clip_run, run
 
-    return _finish(run.resume, Path(args.run_dir), show_progress=not args.quiet)
+    run_dir = Path(args.run_dir)
+    if (run_dir / clip_run.STARTED).is_file():
+        return _finish_clip(clip_run.resume_clip, run_dir, show_progress=not args.quiet)
+    return _finish(run.resume, run_dir, show_progress=not args.quiet)
 
 
 def _finish(run_function, *args, **kwargs) -> int:
@@ -182,10 +208,27 @@ def _finish(run_function, *args, **kwargs) -> int:
     return 0
 
 
+def _finish_clip(clip_function, *args, **kwargs) -> int:
+    """Call `clip_run.execute_clip` or `resume_clip` and report the clip."""
+    outcome = clip_function(*args, **kwargs)
+    model = f"{outcome.network}, weights {outcome.weights}"
+    print(
+        f"{outcome.frames} frames, {outcome.steps_done} steps, warping error "
+        f"{outcome.warping_error:.4g}, mean loss {outcome.final_loss['loss/total']:.4g} ({model})"
+    )
+    print(f"result: {outcome.video}  (frames in {outcome.run_dir / 'frames'})")
+    print(f"run directory: {outcome.run_dir}  (make tensorboard to compare runs)")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from nst.sweep import load_sweep
 
-    sweep = load_sweep(args.sweep)
+    return _run_sweep(load_sweep(args.sweep), args, f"nst sweep {args.sweep} --resume")
+
+
+def _run_sweep(sweep, args: argparse.Namespace, resume_command: str) -> int:
+    """Run a sweep (or a batch of images, nst.batch) and report it."""
     _load_tensorflow_quietly()  # Once, here, for the members that run in this process.
     from nst import sweep_runner
 
@@ -204,7 +247,7 @@ def _sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as interrupt:
         print(
             f"nst: sweep interrupted; members stopped mid-run saved a checkpoint. Continue with:\n"
-            f"  nst sweep {args.sweep} --resume",
+            f"  {resume_command}",
             file=sys.stderr,
         )
         return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)

@@ -129,6 +129,24 @@ class LogConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VideoConfig:
+    # `content` naming a video file (mp4, mov, webm, animated gif...) makes the run a clip; a
+    # folder or glob of images is separate stills, or with frames: true one clip's frames.
+    frames: bool = False
+    start: float = 0.0  # seconds into the clip where the work starts
+    max_frames: int = 0  # 0 = every frame from start
+    fps: float = 0.0  # frames a second of the result; 0 = the source's (frames: 24)
+    # Ruder et al. 2016: each frame starts from the previous result warped by optical flow, and
+    # this term keeps it there where the flow is reliable; 0 stylizes each frame on its own.
+    temporal_weight: float = 1.0
+    # The first frame has no previous one to start from: it runs the configured schedule
+    # (coarse to fine, optim.steps at the last scale), or this many steps at image.size; later
+    # frames run optim.steps at image.size.
+    first_frame_steps: int = 0
+    flow: str = "dis"  # OpenCV's optical flow: dis (fast, accurate) or farneback
+
+
+@dataclasses.dataclass(frozen=True)
 class OutputConfig:
     root: str = "runs"  # runs go to <root>/<name>/<timestamp>/
     name: str = ""  # run-group name; "" = the config file's stem
@@ -150,6 +168,7 @@ class Config:
     init: str = "content"  # "content" | "noise" | "style" | an image path, checked when loaded
     seed: int = 0
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
+    video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
 
@@ -166,6 +185,7 @@ _CHOICES = {
     "LossConfig.style_loss": ("gram", "mean_std", "wasserstein"),
     "ColorConfig.preserve": ("none", "transfer", "luminance"),
     "ColorConfig.space": ("yiq", "ycbcr"),
+    "VideoConfig.flow": ("dis", "farneback"),
 }
 _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "StyleImage.path": (lambda v: v.strip() != "", "a non-empty path"),
@@ -201,6 +221,14 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
     "LogConfig.image_every": (lambda v: v >= 0, "at least 0 (0 = only the final image)"),
     "LogConfig.snapshot_every": (lambda v: v >= 0, "at least 0 (0 = off)"),
     "LogConfig.checkpoint_every": (lambda v: v >= 0, "at least 0 (0 = only when stopped)"),
+    "VideoConfig.start": (lambda v: v >= 0, "at least 0 (seconds)"),
+    "VideoConfig.max_frames": (lambda v: v >= 0, "at least 0 (0 = every frame)"),
+    "VideoConfig.fps": (lambda v: 0 <= v <= 240, "between 0 (the source's rate) and 240"),
+    "VideoConfig.temporal_weight": (lambda v: v >= 0, "at least 0 (0 = frames on their own)"),
+    "VideoConfig.first_frame_steps": (
+        lambda v: 0 <= v <= 10**7,
+        "between 0 (the configured schedule) and 10000000",
+    ),
     "OutputConfig.root": (lambda v: v.strip() != "", "a non-empty directory"),
     "OutputConfig.name": (
         lambda v: "/" not in v and "\\" not in v and v not in (".", ".."),

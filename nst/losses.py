@@ -19,8 +19,15 @@ is its own term instead: the output's statistics are taken where the mask is whi
 weighted by the mask) and compared with that style image's whole-image statistics. Each layer's
 style term is the blend-weighted average of these terms. The total is
 content_weight * content + style_weight * style + tv_weight * tv.
+
+A video frame adds a temporal term (`WithTemporalTerm`, Ruder et al. 2016): the squared
+difference from the previous result warped into this frame, where the flow is reliable (weights
+c in {0, 1}), relative to the frame's own roughness, as tv is:
+
+    temporal  mean(c * (x - w)^2) / roughness(frame)
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -264,6 +271,28 @@ def style_groups(masks: Sequence) -> list[tuple[list[int], object]]:
     return groups + [([index], mask) for index, mask in enumerate(masks) if mask is not None]
 
 
+# The last few style images' statistics, per network and layer set: a batch of photos run in
+# one process (nst.batch) shares one style, whose features then take one forward pass. Only the
+# statistics are kept (C x C at most): the feature maps of a large style are gigabytes.
+_STYLE_STATISTICS_KEPT = 4
+_style_statistics_cache: dict[tuple, dict[str, tuple[tf.Tensor, ...]]] = {}
+
+
+def _style_statistics(feature_model, image: tf.Tensor, layers, statistic) -> dict[str, tuple]:
+    """{layer: statistic.statistics of the style image's features at that layer}."""
+    pixels = np.ascontiguousarray(image)
+    digest = hashlib.sha1(pixels.tobytes()).hexdigest()
+    key = (feature_model, pixels.shape, digest, tuple(layers), statistic)
+    if key not in _style_statistics_cache:
+        if len(_style_statistics_cache) >= _STYLE_STATISTICS_KEPT:
+            _style_statistics_cache.pop(next(iter(_style_statistics_cache)))  # the oldest
+        features = feature_model(image[None], training=False)
+        _style_statistics_cache[key] = {
+            layer: statistic.statistics(_flatten(features[layer]), None) for layer in layers
+        }
+    return _style_statistics_cache[key]
+
+
 class StyleTransferLoss:
     """The Gatys loss with its targets computed once; call it on a (1, H, W, 3) image in [0, 1].
 
@@ -324,17 +353,17 @@ class StyleTransferLoss:
         groups = style_groups(masks)
         self._masked = any(mask is not None for mask in masks)
 
-        style_features = [feature_model(image[None], training=False) for image in style_images]
         statistic = _STYLE_STATISTICS[style_loss]
+        style_statistics = [
+            _style_statistics(feature_model, image, self._style_layers, statistic)
+            for image in style_images
+        ]
         self._style_terms = {layer: [] for layer in self._style_layers}
         for indices, mask in groups:
             group_blend = sum(style_blend[index] for index in indices)
             for layer, terms in self._style_terms.items():
                 styles = [
-                    (
-                        statistic.statistics(_flatten(style_features[index][layer]), None),
-                        style_blend[index] / group_blend,
-                    )
+                    (style_statistics[index][layer], style_blend[index] / group_blend)
                     for index in indices
                 ]
                 position_weights = None
@@ -401,3 +430,36 @@ class StyleTransferLoss:
     def layers(self) -> list[str]:
         """Every layer the loss reads, content first."""
         return [*self._content_layers, *self._style_layers]
+
+
+class WithTemporalTerm:
+    """`loss` plus Ruder et al.'s temporal term, called as `loss` is; its terms gain "temporal".
+
+    `frame` is this frame's content (1, H, W, 3), `warped` the previous frame's result warped
+    into this frame (1, H, W, 3) and `reliable`
+    the (H, W) weights of the pixels whose flow is trusted (1) or not (0: occluded, motion
+    boundaries). Divided by the frame's roughness, like tv, so the weight means the same for a
+    busy frame and a calm one and at any size: 1 weighs a flicker as large as the frame's own
+    pixel-to-pixel variation as 1.
+    """
+
+    def __init__(self, loss, frame: tf.Tensor, warped: tf.Tensor, reliable: tf.Tensor, weight):
+        self._loss = loss
+        self._warped = tf.convert_to_tensor(warped, tf.float32)
+        self._reliable = tf.convert_to_tensor(reliable, tf.float32)[None, :, :, None]
+        self._weight = weight
+        scale = tf.maximum(
+            roughness(tf.convert_to_tensor(frame, tf.float32)), _MIN_CONTENT_ROUGHNESS
+        )
+        self._scale = scale
+
+    def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        total, terms = self._loss(image)
+        difference = tf.square(image - self._warped) * self._reliable
+        temporal = self._weight * tf.reduce_mean(difference) / self._scale
+        return total + temporal, {**terms, "temporal": temporal}
+
+    def __getattr__(self, name):  # grid, layers...: what callers read of the wrapped loss
+        if name.startswith("_"):  # not set yet (while copied or built): no wrapped loss to ask
+            raise AttributeError(name)
+        return getattr(self._loss, name)

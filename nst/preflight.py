@@ -109,9 +109,11 @@ _USABLE_SHARE = 0.9  # of the free memory; the rest is left to the system
 _ROUND_SIZES_TO = 32  # suggested image sizes are multiples of this
 _ROUND_TILES_TO = 64  # and chosen tile sides of this
 # A tiled evaluation's image-sized arrays besides the optimiser's: the sum of the tiles'
-# gradients, the image, the pixel terms' differences and gradient, the total gradient; fitted
-# to an 8192 px run (VGG16, 70 tiles, history 6): 21.7 GiB measured, 22.1 estimated.
-_TILED_IMAGE_VECTORS = 8
+# gradients, the image, the pixel terms' differences and gradient, the total gradient, and an
+# L-BFGS step's temporaries after it; fitted to two 8192 px runs (VGG16, a checkpoint at step
+# 1): history 6 over 70 tiles 21.7 GiB measured, history 4 over 63 tiles 21.2 GiB (10 vectors
+# estimate 22.7 and 21.1; 8 estimated the second at 20.0, and auto then planned over 21 GiB).
+_TILED_IMAGE_VECTORS = 10
 # image.tile auto, when the optimiser's state does not fit: tiles of this side keep a tiled
 # evaluation under ~1.6x an untiled one's time (README "Print size"), and L-BFGS keeps at least
 # this many correction pairs before Adam is used instead.
@@ -149,23 +151,32 @@ class Available:
     on_gpu: bool = False
 
 
-def check_run(config: Config, output_dir: Path | None = None) -> Config:
+def check_run(
+    config: Config,
+    output_dir: Path | None = None,
+    shape: tuple[int, int] | None = None,
+    held_bytes: int = 0,
+    written_bytes: int = 0,
+) -> Config:
     """Refuse a run that can't finish, before anything is loaded, built or written.
 
     `output_dir` is where the run directory will be made: `output.root` unless a sweep names one.
     Returns the config with `image.tile: auto` resolved (see `fit_memory`; a note on stderr says
     what it chose when it tiles). Set NST_SKIP_MEMORY_CHECK=1 to skip the memory check (auto is
-    then off).
+    then off). A clip (nst.clip_run) gives its frames' `shape` (height, width) at image.size,
+    the bytes its frames hold in memory and the bytes its frames and video write.
     """
     output_dir = Path(config.output.root) if output_dir is None else output_dir
     check_writable(output_dir)
-    shape = output_shape(config)
+    shape = shape or output_shape(config)
     if shape is None:
         return _untiled(config)  # The content can't be read: load_inputs says why, next.
     height, width = shape
     available = None
     if os.environ.get(SKIP_MEMORY_CHECK, "").strip() in ("", "0"):
         available = available_memory()
+    if available is not None and held_bytes:
+        available = dataclasses.replace(available, size=max(0, available.size - held_bytes))
     if available is None:
         config = _untiled(config)
     else:
@@ -174,7 +185,7 @@ def check_run(config: Config, output_dir: Path | None = None) -> Config:
         if note:
             print(f"nst: {note}", file=sys.stderr, flush=True)
         check_memory(config, height, width, available.size, available.what, available.on_gpu)
-    check_disk(config, height, width, output_dir)
+    check_disk(config, height, width, output_dir, written_bytes)
     return config
 
 
@@ -600,13 +611,16 @@ def estimate_disk(config: Config, height: int, width: int) -> int:
     return (snapshots + 1 + tensorboard_images) * image + checkpoints
 
 
-def check_disk(config: Config, height: int, width: int, output_dir: Path) -> None:
-    """Refuse a run whose files can't fit on the disk of `output_dir` even so."""
+def check_disk(
+    config: Config, height: int, width: int, output_dir: Path, extra_bytes: int = 0
+) -> None:
+    """Refuse a run whose files (and `extra_bytes`: a clip's frames) can't fit on the disk of
+    `output_dir` even so."""
     try:
         free = shutil.disk_usage(_nearest_existing(output_dir)).free
     except OSError:
         return  # Can't tell: let the run try.
-    needed = estimate_disk(config, height, width)
+    needed = estimate_disk(config, height, width) + extra_bytes
     if needed > free:
         raise UserError(
             f"output.root: '{output_dir}' has {_gib(free)} GiB free on its disk but the run "

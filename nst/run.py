@@ -15,6 +15,7 @@ metrics and TensorBoard curves go on from the checkpoint's step.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -59,10 +60,12 @@ class RunFailed(Exception):
         )
 
 
-def load_inputs(config: Config) -> stylize.Inputs:
-    """Every image the run needs, read and sized before any model or directory is made."""
+def load_inputs(config: Config, content: np.ndarray | None = None) -> stylize.Inputs:
+    """Every image the run needs, read and sized before any model or directory is made;
+    `content` instead of config.content's image (a clip's first frame, at image.size)."""
     size = config.image.size
-    content = images.load_image(config.content, max_size=size, role="content image")
+    if content is None:
+        content = images.load_image(config.content, max_size=size, role="content image")
     style_size = max(16, round(size * config.image.style_scale))
     styles = [
         images.load_image(style.path, max_size=style_size, role="style image")
@@ -126,8 +129,8 @@ def execute(
     # and the optimiser's state sized to fit (image.tile: auto), as config.yaml records them.
     config = preflight.check_run(config, None if run_dir is None else run_dir.parent)
     inputs = load_inputs(config)
-    config = _with_resolved_weights(config)  # What config.yaml and the HParams record.
-    feature_model = _feature_model(config)
+    config = resolve_weights(config)  # What config.yaml and the HParams record.
+    feature_model = build_model(config)
     if run_dir is None:
         run_dir = create_run_dir(config.output.root, name)
     else:
@@ -147,19 +150,19 @@ def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
     if (run_dir / "final.png").is_file():
         raise UserError(f"{run_dir} has finished already (final.png): nothing to resume")
     meta, state = checkpoints.load_checkpoint(run_dir)
-    config = _paths_from(load_config(str(run_dir / "config.yaml")), Path(meta["cwd"]))
+    config = paths_from(load_config(str(run_dir / "config.yaml")), Path(meta["cwd"]))
     # The machine may have changed since; config.yaml has image.tile resolved already.
     config = preflight.check_run(config, run_dir.parent)
     inputs = load_inputs(config)
-    config = _with_resolved_weights(config)  # config.yaml has them resolved: no change.
-    feature_model = _feature_model(config)
+    config = resolve_weights(config)  # config.yaml has them resolved: no change.
+    feature_model = build_model(config)
     logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress, meta)
     _restore_random_state(meta["random"])
     prepared = stylize.prepare_colors(inputs, config)
     return _optimise(feature_model, prepared, config, logger, state)
 
 
-def _with_resolved_weights(config: Config) -> Config:
+def resolve_weights(config: Config) -> Config:
     """The config with model.weights=auto made the weights this run uses (nst.weights); says
     in one line on stderr if it fell back to the offline ones."""
     config, note = weights.resolve_model(config)
@@ -167,16 +170,27 @@ def _with_resolved_weights(config: Config) -> Config:
     return config
 
 
-def _feature_model(config: Config):
+def build_model(config: Config):
+    """The frozen feature network the config asks for; the last one built is kept, so runs
+    one after another in a process (a batch of images, a sweep's members) build it once."""
     keras.utils.set_random_seed(config.seed)
+    model = config.model
+    layers = tuple(used_layers(config))
+    return _feature_network(
+        model.network,
+        model.weights,
+        model.pooling,
+        layers,
+        config.seed,
+        model.taps,
+        model.precision,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _feature_network(network, model_weights, pooling, layers, seed, taps, precision):
     return build_feature_model(
-        config.model.network,
-        config.model.weights,
-        config.model.pooling,
-        outputs=used_layers(config),
-        seed=config.seed,
-        taps=config.model.taps,
-        precision=config.model.precision,
+        network, model_weights, pooling, list(layers), seed=seed, taps=taps, precision=precision
     )
 
 
@@ -282,7 +296,7 @@ def _quality(config: Config, feature_model, image: np.ndarray, references) -> di
     return scorer(images.to_uint8(image).astype(np.float32) / 255.0)
 
 
-def _paths_from(config: Config, directory: Path) -> Config:
+def paths_from(config: Config, directory: Path) -> Config:
     """The config with its relative input paths made absolute from `directory` (where the run
     was started), so a run resumes from anywhere."""
 

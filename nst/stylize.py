@@ -12,7 +12,7 @@ import tensorflow as tf
 from nst import color, images
 from nst.config import Config
 from nst.interrupts import StepStop
-from nst.losses import StyleTransferLoss
+from nst.losses import StyleTransferLoss, WithTemporalTerm
 from nst.optimize import LossFn, OptimizeResult, Progress, minimize
 from nst.tiling import TiledLoss
 
@@ -57,14 +57,26 @@ def tile_size(config: Config) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class TemporalTarget:
+    """A video frame's tie to the one before (nst.sequence): that frame's result warped into
+    this one, and the (H, W) weights in {0, 1} of the pixels whose optical flow is reliable."""
+
+    warped: np.ndarray
+    reliable: np.ndarray
+    weight: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Inputs:
     """Every image a run needs, loaded: the content at the output size, the styles at
-    size x style_scale, masks (H, W) in [0, 1] at the content's size or None per style."""
+    size x style_scale, masks (H, W) in [0, 1] at the content's size or None per style; a video
+    frame's temporal target, at the content's size."""
 
     content: np.ndarray
     styles: list[np.ndarray]
     masks: list[np.ndarray | None]
     init_image: np.ndarray | None = None
+    temporal: TemporalTarget | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +201,8 @@ def stylize(
         else:  # Coarse to fine: the last scale's result, upsampled.
             start = images.resize_to(image, height, width)
         loss = make_loss(feature_model, content, styles, config, masks, on_tile)
+        if inputs.temporal is not None:
+            loss = _with_temporal_term(loss, content, inputs.temporal)
         loss_fn = tf.function(loss)
         on_scale(index, scale, loss_fn)
 
@@ -230,6 +244,14 @@ def stylize(
         offset += scale.steps  # An early stop at a coarse scale skips on to the next scale.
     steps_done = offset + result.steps_done
     return dataclasses.replace(result, steps_done=steps_done, evaluations=evaluations)
+
+
+def _with_temporal_term(loss, content: np.ndarray, temporal: TemporalTarget):
+    """The loss plus the temporal term, its target at this scale's size."""
+    height, width, _ = content.shape
+    warped = images.resize_to(temporal.warped, height, width)
+    reliable = _mask_at(temporal.reliable, height, width)
+    return WithTemporalTerm(loss, content[None], warped[None], reliable, temporal.weight)
 
 
 def _at_size(image: np.ndarray, size: int) -> np.ndarray:

@@ -113,7 +113,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     for index, (combination, row) in enumerate(itertools.product(combinations, rows)):
         values = dict(zip(varied_keys, (*combination, *row), strict=True))
         label = _label(values, pattern, used_keys, source)
-        overrides = tuple(_override(key, value) for key, value in {**fixed, **values}.items())
+        overrides = tuple(override(key, value) for key, value in {**fixed, **values}.items())
         members.append(Member(f"{index:0{digits}d}_{label}", values, overrides))
     return Sweep(_name(data, source), base, source, varied_keys, tuple(members))
 
@@ -192,7 +192,7 @@ def _check_no_repeats(source: str, *sections: dict) -> None:
             seen.add(key)
 
 
-def _override(key: str, value: Any) -> str:
+def override(key: str, value: Any) -> str:
     # JSON is YAML's flow syntax, so the override parser reads the value back exactly. YAML's
     # dates, sets and bytes, which no setting takes, go as text for the member's check to refuse.
     return f"{key}={json.dumps(value, default=str)}"

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.losses import StyleTransferLoss, _second_moment, gram_matrix, roughness
+from nst.losses import (
+    StyleTransferLoss,
+    WithTemporalTerm,
+    _second_moment,
+    gram_matrix,
+    roughness,
+)
 
 
 class ScaledPixels:
@@ -379,3 +385,27 @@ def test_bad_masks_are_refused():
     loss = make_loss(content, styles, masks=[np.ones((6, 5), np.float32)])
     with pytest.raises(ValueError, match="style masks are at"):
         loss(tf.constant(random_image(2, 8, 8)[None]))
+
+
+def test_the_temporal_term_counts_only_reliable_pixels_relative_to_the_frames_roughness():
+    rng = np.random.default_rng(0)
+    frame = tf.constant(rng.uniform(size=(1, 8, 8, 3)).astype(np.float32))
+    warped = tf.constant(rng.uniform(size=(1, 8, 8, 3)).astype(np.float32))
+    reliable = np.zeros((8, 8), np.float32)
+    reliable[:, :4] = 1  # the left half's flow is trusted
+
+    def base(image):
+        return tf.constant(1.5), {"content": tf.constant(1.5)}
+
+    loss = WithTemporalTerm(base, frame, warped, reliable, weight=2.0)
+    total, terms = loss(warped)
+    assert float(terms["temporal"]) == 0.0 and float(total) == 1.5  # at the target: nothing
+
+    image = warped + tf.constant(np.where(reliable[None, :, :, None] > 0, 0.0, 0.3), tf.float32)
+    assert float(loss(image)[1]["temporal"]) == 0.0  # changes where the flow is unreliable: free
+    image = warped + 0.1
+    expected = 2.0 * np.mean(reliable[None, :, :, None] * 0.1**2) / float(roughness(frame))
+    total, terms = loss(image)
+    assert float(terms["temporal"]) == pytest.approx(expected, rel=1e-4)
+    assert float(total) == pytest.approx(1.5 + expected, rel=1e-5)
+    assert set(terms) == {"content", "temporal"}
