@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from nst import checkpoints, images, preflight, sequence, stylize, video
+from nst import checkpoints, images, preflight, run, sequence, stylize, video
 from nst.config import Config, dump_config, load_config
 from nst.errors import UserError
 from nst.interrupts import RunInterrupted, StepStop, StopRequests, call_attentively
@@ -103,8 +103,6 @@ def read_clip(config: Config) -> Clip:
 
 def execute_clip(config: Config, name: str, show_progress: bool = True) -> ClipOutcome:
     """Stylize the clip `config.content` names into a new run directory."""
-    from nst import run  # Its helpers: inputs, weights, the feature model.
-
     clip = read_clip(config)
     for line in clip.skipped:
         print(f"nst: {line}", file=sys.stderr)
@@ -123,8 +121,6 @@ def execute_clip(config: Config, name: str, show_progress: bool = True) -> ClipO
 def resume_clip(run_dir: Path, show_progress: bool = True) -> ClipOutcome:
     """Continue a stopped clip run: finished frames are kept, the frame in progress goes on
     from its checkpoint (or starts again if there is none)."""
-    from nst import run
-
     if (run_dir / VIDEO).is_file():
         raise UserError(f"{run_dir} has finished already ({VIDEO}): nothing to resume")
     started_in = json.loads((run_dir / STARTED).read_text())["cwd"]

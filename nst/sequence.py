@@ -42,7 +42,12 @@ def frame_inputs(
     the warped start and the temporal term, unless it is the first or frames are independent."""
     if link is None or previous_result is None or config.video.temporal_weight == 0:
         return inputs, config
-    warped = video.warp(previous_result, link.backward_flow)
+    # Bicubic: a bilinear warp is a slight blur, and frame after frame the texture smeared.
+    # Mirrored past the border: what enters the picture starts from texture next to it (the
+    # edge repeated made streaks that the next frames carried in; the frame's own content
+    # there stayed a photo, as a frame's few steps can't restyle it).
+    warped = video.warp(previous_result, link.backward_flow, "cubic", border="reflect")
+    warped = np.clip(warped, 0.0, 1.0)
     temporal = stylize.TemporalTarget(warped, link.reliable, config.video.temporal_weight)
     # init names no keyword: initial_image then starts from init_image, the warped result.
     config = dataclasses.replace(config, init="previous result, warped")

@@ -500,9 +500,18 @@ def _gray8(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def warp(image: np.ndarray, flow_field: np.ndarray) -> np.ndarray:
-    """out(p) = image(p + F(p)), bilinear, the border replicated; image is (height, width, C)
-    with any C (C=2 warps a flow field)."""
+_INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+_BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}
+
+
+def warp(
+    image: np.ndarray,
+    flow_field: np.ndarray,
+    interpolation: str = "linear",
+    border: str = "replicate",
+) -> np.ndarray:
+    """out(p) = image(p + F(p)), bilinear (or bicubic); beyond the border the edge pixels
+    repeated (or mirrored); image is (height, width, C) with any C (C=2 warps a flow field)."""
     image = np.asarray(image, dtype=np.float32)
     height, width = flow_field.shape[:2]
     if image.ndim != 3 or image.shape[:2] != (height, width):
@@ -511,7 +520,11 @@ def warp(image: np.ndarray, flow_field: np.ndarray) -> np.ndarray:
         )
     source_x, source_y = _sources(flow_field)
     warped = cv2.remap(
-        image, source_x, source_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image,
+        source_x,
+        source_y,
+        interpolation=_INTERPOLATIONS[interpolation],
+        borderMode=_BORDERS[border],
     )
     return warped.reshape(image.shape)  # remap drops a single channel's axis
 
