@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("tied", type=Path, help="the run with video.temporal_weight > 0")
     parser.add_argument("independent", type=Path, help="the run with video.temporal_weight=0")
     parser.add_argument("--gif", type=Path, help="write the side-by-side GIF here")
+    parser.add_argument(
+        "--gif-width", type=int, default=400, help="the GIF's width in px (default 400: small)"
+    )
     args = parser.parse_args(argv)
     tied_frames, tied = frame_records(args.tied)
     alone_frames, alone = frame_records(args.independent)
@@ -75,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seconds: tied {tied['seconds']:.0f}, independent {alone['seconds']:.0f}")
     if args.gif:
         fps = video.read_video(args.tied / "result.mp4").fps
-        video.write_gif(args.gif, side_by_side(args.independent, args.tied), fps)
+        frames = [
+            images.resize_longest_side(frame, args.gif_width)
+            for frame in side_by_side(args.independent, args.tied)
+        ]
+        video.write_gif(args.gif, frames, fps)
         print(f"side by side (independent left, temporal right): {args.gif}")
     return 0
 
