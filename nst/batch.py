@@ -35,7 +35,7 @@ def stills_sweep(
 ) -> Sweep:
     """The sweep with one member per image `config.content` names, in natural name order;
     each member is the config with its `--set` overrides and its own content image."""
-    paths = video.frame_paths(config.content)
+    paths = video.frame_paths(config.content, kind="images")
     digits = max(2, len(str(len(paths) - 1)))
     members = []
     for index, path in enumerate(paths):

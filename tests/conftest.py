@@ -107,6 +107,15 @@ class Experiment:
         return sorted(path for path in parent.iterdir()) if parent.is_dir() else []
 
 
+@pytest.fixture(autouse=True)
+def fresh_feature_network():
+    """nst.run keeps the last network it built (a batch's images share it); each test starts
+    without one, so a test's weights never come from another's."""
+    run = sys.modules.get("nst.run")
+    if run is not None:
+        run._feature_network.cache_clear()
+
+
 @pytest.fixture
 def experiment(tmp_path) -> Experiment:
     return Experiment(tmp_path)

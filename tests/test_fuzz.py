@@ -927,7 +927,10 @@ def test_nst_run_with_a_bad_content_image_exits_2_with_one_line(experiment, caps
     captured = capsys.readouterr()
     assert captured.out == ""
     line = assert_one_line(captured.err.removesuffix("\n"))
-    assert line.startswith(f"nst: error: content image '{bad}'") and reason in line
+    if bad.is_dir():  # A folder is a batch of stills (nst.batch): this one holds none.
+        assert line.startswith(f"nst: error: content: folder '{bad}' holds no image files")
+    else:
+        assert line.startswith(f"nst: error: content image '{bad}'") and reason in line
     assert not experiment.runs_root.exists()
 
 

@@ -154,7 +154,7 @@ def test_frames_folder_and_pattern_are_in_natural_order(tmp_path):
 
 def test_empty_folder_and_unmatched_pattern_name_what_was_given(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match=r"frames folder '.*empty' holds no image files"):
+    with pytest.raises(UserError, match=r"content: folder '.*empty' holds no image files"):
         video.frame_paths(tmp_path / "empty")
     with pytest.raises(UserError, match=r"no image files match '.*shot\*\.png'"):
         video.frame_paths(str(tmp_path / "shot*.png"))
