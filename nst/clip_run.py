@@ -63,7 +63,6 @@ class ClipOutcome:
     final_loss: dict[str, float]  # mean over frames
     network: str
     weights: str
-    stop_reason: str = "completed"
 
 
 def read_clip(config: Config) -> Clip:
@@ -75,7 +74,7 @@ def read_clip(config: Config) -> Clip:
         read = video.read_video(
             config.content, settings.start, settings.max_frames, settings.fps, max_size=size
         )
-        return Clip(list(read.frames), read.fps, list(read.notes))
+        return _said(Clip(list(read.frames), read.fps, list(read.notes)))
     fps = settings.fps or _FRAMES_FPS
     paths = video.frame_paths(config.content)
     paths = paths[round(settings.start * fps) :]
@@ -96,16 +95,22 @@ def read_clip(config: Config) -> Clip:
             )
             continue
         frames.append(frame)
+    clip = _said(Clip(frames, fps, skipped))
     if not frames:
         raise UserError(f"content: no frame of '{config.content}' could be read: see above")
-    return Clip(frames, fps, skipped)
+    return clip
+
+
+def _said(clip: Clip) -> Clip:
+    """The clip, once its left-out frames are on stderr (a run and its resume both say so)."""
+    for line in clip.skipped:
+        print(f"nst: {line}", file=sys.stderr)
+    return clip
 
 
 def execute_clip(config: Config, name: str, show_progress: bool = True) -> ClipOutcome:
     """Stylize the clip `config.content` names into a new run directory."""
     clip = read_clip(config)
-    for line in clip.skipped:
-        print(f"nst: {line}", file=sys.stderr)
     config = _checked(config, clip)
     inputs = run.load_inputs(config, content=clip.frames[0])
     config = run.resolve_weights(config)

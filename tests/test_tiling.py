@@ -150,23 +150,28 @@ def test_the_tiled_loss_and_gradient_equal_the_untiled_ones(case):
     assert error <= RELATIVE_TOLERANCE
 
 
+def short_run_config(size: int, tile: str, optim: dict):
+    """Tübingen as The Starry Night on random VGG16 at shallow layers: one scale of `optim`."""
+    return config_from_dict(
+        {
+            "content": "assets/tubingen.jpg",
+            "style": "assets/starry_night.jpg",
+            "image": {"size": size, "tile": tile},
+            "model": {"network": "vgg16", "weights": "none"},
+            "layers": {"content": {"block2_conv2": 1.0}, "style": SHALLOW},
+            "optim": optim,
+            "scales": {"count": 1},
+        },
+        source="test",
+    )
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_a_short_tiled_run_gives_the_untiled_runs_image_to_a_level_in_8_bits(optimizer):
     # 3 steps: longer runs part at rounding level, tiled or not. Measured at 128 px (random
     # VGG16): 20 L-BFGS steps from a start moved by 1e-7 of itself end up to 0.14 apart per
     # pixel untiled, more than the tiled run's 0.07 from the untiled one (README "Print size").
-    config = config_from_dict(
-        {
-            "content": "assets/tubingen.jpg",
-            "style": "assets/starry_night.jpg",
-            "image": {"size": 128, "tile": "off"},
-            "model": {"network": "vgg16", "weights": "none"},
-            "layers": {"content": {"block2_conv2": 1.0}, "style": SHALLOW},
-            "optim": {"name": optimizer, "steps": 3},
-            "scales": {"count": 1},
-        },
-        source="test",
-    )
+    config = short_run_config(128, "off", {"name": optimizer, "steps": 3})
     model = build_feature_model("vgg16", "none", "max", ["block2_conv2", *SHALLOW], seed=0)
     content = small("assets/tubingen.jpg", 128)
     inputs = stylize.Inputs(content, [small("assets/starry_night.jpg", 128)], [None])
@@ -212,18 +217,7 @@ def test_progress_hears_of_each_tile_of_both_passes():
 def test_a_stop_inside_a_tiled_step_keeps_the_last_whole_step_and_resumes_exactly(optim):
     # Ctrl-C at print size: a step takes minutes, so the run leaves it at the next tile and
     # saves the step before it; resuming from that goes on along the uninterrupted path.
-    config = config_from_dict(
-        {
-            "content": "assets/tubingen.jpg",
-            "style": "assets/starry_night.jpg",
-            "image": {"size": 96, "tile": "48"},
-            "model": {"network": "vgg16", "weights": "none"},
-            "layers": {"content": {"block2_conv2": 1.0}, "style": SHALLOW},
-            "optim": {**optim, "steps": 4},
-            "scales": {"count": 1},
-        },
-        source="test",
-    )
+    config = short_run_config(96, "48", {**optim, "steps": 4})
     model = build_feature_model("vgg16", "none", "max", ["block2_conv2", *SHALLOW], seed=0)
     inputs = stylize.Inputs(
         small("assets/tubingen.jpg", 96), [small("assets/starry_night.jpg", 96)], [None]
