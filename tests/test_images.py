@@ -276,6 +276,17 @@ def test_to_uint8_clips_and_rounds():
     assert pixels.tolist() == [0, 0, 128, 255, 255, 0]
 
 
+def test_to_uint8_converts_an_image_larger_than_its_chunk_whole():
+    # More values than images._CONVERT_CHUNK, the last chunk a partial one, NaN at both ends.
+    image = np.random.default_rng(0).uniform(-0.2, 1.2, (1201, 1203, 3)).astype(np.float32)
+    image[0, 0, 0] = image[-1, -1, -1] = np.nan
+    assert image.size > images._CONVERT_CHUNK
+    expected = np.rint(np.clip(np.nan_to_num(image), 0.0, 1.0) * 255.0).astype(np.uint8)
+    converted = images.to_uint8(image[None])  # a batch of one, as TensorBoard's are
+    assert converted.shape == (1, 1201, 1203, 3)
+    assert np.array_equal(converted[0], expected)
+
+
 # Bad input: one-line UserError naming the role and the path.
 
 
