@@ -9,8 +9,9 @@ Layout of a clip's run directory (`<output.root>/<name>/<timestamp>/`):
     result.mp4          the stylized clip at the source's frame rate (or video.fps)
     metrics.jsonl       one line per frame (loss terms, steps, seconds, warping error), then one
                         with "final": true for the clip
-    previous.npz        the last finished frame's result as optimised (before colour options):
-                        what the next frame starts from, so a resumed run continues exactly
+    previous.npz        the last finished frame's result as optimised (before colour options),
+                        its content and temporal weights: what the next frame starts from, so a
+                        resumed run continues exactly
     checkpoint.npz      the frame in progress when stopped by Ctrl-C or SIGTERM
     events.out.tfevents.*   TensorBoard: each frame's losses and warping error (step = frame)
 
@@ -188,7 +189,7 @@ def _stylize_frames(
 ) -> ClipOutcome:
     """Frames `first`... in order, each saved as it is done; then the video."""
     run_dir = logger.run_dir
-    previous_raw = None if previous is None else previous["raw"]
+    tie = None if previous is None else _restored(previous, clip.frames[first - 1], inputs, config)
     previous_shown = None if previous is None else previous["shown"]
     with StopRequests() as stop_requests, _retracing_expected():
         for index in range(first, len(clip.frames)):
@@ -198,7 +199,7 @@ def _stylize_frames(
                 link = video.link_frames(clip.frames[index - 1], frame, config.video.flow)
             prepared = stylize.prepare_colors(dataclasses.replace(inputs, content=frame), config)
             frame_inputs, frame_config = sequence.frame_inputs(
-                prepared, sequence.frame_config(config, index), link, previous_raw
+                prepared, sequence.frame_config(config, index), link, tie
             )
             logger.start_frame(index)
             frame_run = _FrameRun(run_dir, config, frame, index, logger, stop_requests)
@@ -210,9 +211,11 @@ def _stylize_frames(
             error = None if link is None else sequence.warping_error(shown, previous_shown, link)
             terms = result.terms() or _terms(loss_fn, result.image)
             logger.log_frame(index, result, terms, error)
-            _save_previous(run_dir, index + 1, raw, shown)
+            weights = None if frame_inputs.temporal is None else frame_inputs.temporal.weights
+            tie = sequence.PreviousFrame(raw, prepared.content, weights)
+            _save_previous(run_dir, index + 1, tie, shown)
             checkpoints.remove_checkpoint(run_dir)
-            previous_raw, previous_shown, state = raw, shown, None
+            previous_shown, state = shown, None
     saved = [images.load_image(_frame_path(run_dir, n)) for n in range(1, len(clip.frames) + 1)]
     video.write_video(run_dir / VIDEO, saved, clip.fps)
     final = logger.log_clip()
@@ -305,12 +308,27 @@ def _terms(loss_fn, image: tf.Tensor) -> tuple[float, dict[str, float]]:
     return float(total), {name: float(value) for name, value in terms.items()}
 
 
-def _save_previous(run_dir: Path, frame: int, raw: np.ndarray, shown: np.ndarray) -> None:
-    """previous.npz, atomically: the frame number and its result, raw and as saved."""
+def _save_previous(
+    run_dir: Path, frame: int, previous: sequence.PreviousFrame, shown: np.ndarray
+) -> None:
+    """previous.npz, atomically: the frame number, what the next frame takes from it and its
+    result as saved (a first or independent frame has no weights: settled everywhere)."""
     partial = run_dir / (PREVIOUS + ".partial")
+    arrays = {"raw": previous.result, "content": previous.content, "shown": shown}
+    if previous.weights is not None:
+        arrays["weights"] = previous.weights
     with open(partial, "wb") as file:
-        np.savez(file, frame=np.array(frame), raw=raw, shown=shown)
+        np.savez(file, frame=np.array(frame), **arrays)
     os.replace(partial, run_dir / PREVIOUS)
+
+
+def _restored(saved: dict, frame: np.ndarray, inputs, config) -> sequence.PreviousFrame:
+    """The last finished frame as previous.npz holds it; one saved before nst kept the
+    frame's content there gets the content as it was prepared (the same arrays)."""
+    content = saved.get("content")
+    if content is None:
+        content = stylize.prepare_colors(dataclasses.replace(inputs, content=frame), config).content
+    return sequence.PreviousFrame(saved["raw"], content, saved.get("weights"))
 
 
 class ClipLogger:

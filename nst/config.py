@@ -143,6 +143,10 @@ class VideoConfig:
     # (coarse to fine, optim.steps at the last scale), or this many steps at image.size; later
     # frames run optim.steps at image.size.
     first_frame_steps: int = 0
+    # A pixel the flow can't follow (revealed by motion or entering at the border) is left
+    # free of the temporal term, and held fully only after this many frames: time for the
+    # frames' steps to restyle it (1 = Ruder et al.'s mask; nst.sequence.temporal_weights).
+    settle_frames: int = 8
     flow: str = "dis"  # OpenCV's optical flow: dis (fast, accurate) or farneback
 
 
@@ -229,6 +233,7 @@ _RULES: dict[str, tuple[typing.Callable[[typing.Any], bool], str]] = {
         lambda v: 0 <= v <= 10**7,
         "between 0 (the configured schedule) and 10000000",
     ),
+    "VideoConfig.settle_frames": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
     "OutputConfig.root": (lambda v: v.strip() != "", "a non-empty directory"),
     "OutputConfig.name": (
         lambda v: "/" not in v and "\\" not in v and v not in (".", ".."),

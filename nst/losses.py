@@ -22,7 +22,7 @@ content_weight * content + style_weight * style + tv_weight * tv.
 
 A video frame adds a temporal term (`WithTemporalTerm`, Ruder et al. 2016): the squared
 difference from the previous result warped into this frame, where the flow is reliable (weights
-c in {0, 1}), relative to the frame's own roughness, as tv is:
+c in [0, 1]: 0 where it isn't), relative to the frame's own roughness, as tv is:
 
     temporal  mean(c * (x - w)^2) / roughness(frame)
 """
@@ -436,17 +436,17 @@ class WithTemporalTerm:
     """`loss` plus Ruder et al.'s temporal term, called as `loss` is; its terms gain "temporal".
 
     `frame` is this frame's content (1, H, W, 3), `warped` the previous frame's result warped
-    into this frame (1, H, W, 3) and `reliable`
-    the (H, W) weights of the pixels whose flow is trusted (1) or not (0: occluded, motion
-    boundaries). Divided by the frame's roughness, like tv, so the weight means the same for a
-    busy frame and a calm one and at any size: 1 weighs a flicker as large as the frame's own
+    into this frame (1, H, W, 3) and `weights` each pixel's weight (H, W) in [0, 1]: 0 where
+    the flow isn't trusted (occluded, motion boundaries; nst.sequence.temporal_weights).
+    Divided by the frame's roughness, like tv, so the weight means the same for a busy frame
+    and a calm one and at any size: 1 weighs a flicker as large as the frame's own
     pixel-to-pixel variation as 1.
     """
 
-    def __init__(self, loss, frame: tf.Tensor, warped: tf.Tensor, reliable: tf.Tensor, weight):
+    def __init__(self, loss, frame: tf.Tensor, warped: tf.Tensor, weights: tf.Tensor, weight):
         self._loss = loss
         self._warped = tf.convert_to_tensor(warped, tf.float32)
-        self._reliable = tf.convert_to_tensor(reliable, tf.float32)[None, :, :, None]
+        self._pixel_weights = tf.convert_to_tensor(weights, tf.float32)[None, :, :, None]
         self._weight = weight
         scale = tf.maximum(
             roughness(tf.convert_to_tensor(frame, tf.float32)), _MIN_CONTENT_ROUGHNESS
@@ -455,7 +455,7 @@ class WithTemporalTerm:
 
     def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         total, terms = self._loss(image)
-        difference = tf.square(image - self._warped) * self._reliable
+        difference = tf.square(image - self._warped) * self._pixel_weights
         temporal = self._weight * tf.reduce_mean(difference) / self._scale
         return total + temporal, {**terms, "temporal": temporal}
 

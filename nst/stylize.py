@@ -59,10 +59,11 @@ def tile_size(config: Config) -> int | None:
 @dataclasses.dataclass(frozen=True)
 class TemporalTarget:
     """A video frame's tie to the one before (nst.sequence): that frame's result warped into
-    this one, and the (H, W) weights in {0, 1} of the pixels whose optical flow is reliable."""
+    this one, and the (H, W) weights in [0, 1] of its pixels in the temporal term: 0 where the
+    optical flow is unreliable (nst.sequence.temporal_weights)."""
 
     warped: np.ndarray
-    reliable: np.ndarray
+    weights: np.ndarray
     weight: float
 
 
@@ -250,8 +251,8 @@ def _with_temporal_term(loss, content: np.ndarray, temporal: TemporalTarget):
     """The loss plus the temporal term, its target at this scale's size."""
     height, width, _ = content.shape
     warped = images.resize_to(temporal.warped, height, width)
-    reliable = _mask_at(temporal.reliable, height, width)
-    return WithTemporalTerm(loss, content[None], warped[None], reliable, temporal.weight)
+    weights = _mask_at(temporal.weights, height, width)
+    return WithTemporalTerm(loss, content[None], warped[None], weights, temporal.weight)
 
 
 def _at_size(image: np.ndarray, size: int) -> np.ndarray:

@@ -170,3 +170,22 @@ def test_an_unreadable_video_is_named_in_one_line(experiment, capsys):
     error = capsys.readouterr().err
     assert "clip.mp4" in error and len(error.strip().splitlines()) == 1
     assert experiment.run_dirs("broken") == []
+
+
+def test_a_previous_frame_saved_without_its_content_resumes_with_the_frames_own():
+    # previous.npz files written before nst kept the frame's content there still resume: the
+    # content is the frame's, prepared by the colour options as the run prepared it.
+    from nst import clip_run, stylize
+    from nst.config import config_from_dict
+
+    frame = np.random.default_rng(0).uniform(size=(6, 8, 3)).astype(np.float32)
+    raw = np.full((6, 8, 3), 0.5, np.float32)
+    inputs = stylize.Inputs(frame, [frame], [None])
+    for preserve in ("none", "luminance"):
+        config = config_from_dict(
+            {"content": "c.mp4", "style": "s.png", "color": {"preserve": preserve}}, "t"
+        )
+        prepared = stylize.prepare_colors(inputs, config).content
+        restored = clip_run._restored({"raw": raw, "shown": raw}, frame, inputs, config)
+        assert np.array_equal(restored.content, prepared) and restored.weights is None
+        assert restored.result is raw
