@@ -33,6 +33,7 @@ def save_checkpoint(run_dir: Path, state: Mapping, meta: Mapping) -> Path:
                 array = np.asarray(value() if callable(value) else value)
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
                     np.lib.format.write_array(entry, array, allow_pickle=False)
+                del array  # before the next is read: one large copy at a time
         file.flush()
         os.fsync(file.fileno())  # on disk before the rename makes it the checkpoint
     os.replace(partial, path)
