@@ -71,7 +71,10 @@ def _carried(image: np.ndarray, link: video.FrameLink) -> np.ndarray:
 
 
 def revealed_start(
-    content: np.ndarray, warped_result: np.ndarray, warped_content: np.ndarray, reliable
+    content: np.ndarray,
+    warped_result: np.ndarray,
+    warped_content: np.ndarray,
+    reliable: np.ndarray,
 ) -> np.ndarray:
     """Where the frame starts: the previous result warped into it where the flow is reliable;
     elsewhere (what the motion revealed, what the pan brought in) the frame's own content plus
