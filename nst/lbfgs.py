@@ -62,6 +62,11 @@ class FixedStepLBFGS:
     def run(self, iterations: int) -> None:
         self._run(tf.constant(iterations, dtype=tf.int32))
 
+    @property
+    def pairs_stored(self) -> int:
+        """Curvature pairs in the history now (at most its length)."""
+        return int(self._stored)
+
     def extras(self) -> dict[str, float]:
         """The extras `value_and_gradient` gave at the current position (not in `state()`)."""
         return {name: float(variable) for name, variable in self._extras.items()}

@@ -342,7 +342,7 @@ def lbfgs_own_work(size: int, history: int, iterations: int = 5) -> dict:
     lbfgs.run(iterations)
     float(lbfgs.value)
     seconds = (time.perf_counter() - started) / iterations
-    return {"seconds": seconds, "pairs": int(lbfgs.state()["stored"])}
+    return {"seconds": seconds, "pairs": lbfgs.pairs_stored}
 
 
 def run_run_cell(size: int, steps: int, overrides: list[str], repeats: int) -> dict:
