@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nst import __version__, networks
 from nst.errors import UserError
-from nst.interrupts import RunInterrupted  # Fast: no TensorFlow.
+from nst.runs.interrupts import RunInterrupted  # Fast: no TensorFlow.
 
 EXIT_USER_ERROR = 2
 EXIT_MEMBERS_FAILED = 1
@@ -152,8 +152,8 @@ def _add_parallel_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nst import batch
     from nst.config import load_config  # Fast: validates before TensorFlow loads.
+    from nst.runs import batch
 
     config = load_config(args.config, args.overrides)
     name = config.output.name or Path(args.config).stem
@@ -166,12 +166,10 @@ def _run(args: argparse.Namespace) -> int:
             f"images; {args.config} stylizes one {'clip' if batch.is_clip(config) else 'image'}"
         )
     _load_tensorflow_quietly()
-    from nst import clip_run, run
+    from nst import api
 
     # Images are checked before the model is built or any directory is made.
-    if batch.is_clip(config):
-        return _finish_clip(clip_run.execute_clip, config, name, show_progress=not args.quiet)
-    return _finish(run.execute, config, name, show_progress=not args.quiet)
+    return _finish(api.run, args.config, args.overrides, progress=not args.quiet)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -180,37 +178,37 @@ def _resume(args: argparse.Namespace) -> int:
             f"{args.run_dir}: no such run directory (nst resume takes runs/<name>/<time>)"
         )
     _load_tensorflow_quietly()
-    from nst import clip_run, run
+    from nst import api
 
-    run_dir = Path(args.run_dir)
-    if (run_dir / clip_run.STARTED).is_file():
-        return _finish_clip(clip_run.resume_clip, run_dir, show_progress=not args.quiet)
-    return _finish(run.resume, run_dir, show_progress=not args.quiet)
+    return _finish(api.resume, args.run_dir, progress=not args.quiet)
 
 
 def _finish(run_function, *args, **kwargs) -> int:
-    """Call `run.execute` or `run.resume` and report how it ended."""
-    from nst import run
+    """Call `nst.api.run` or `nst.api.resume` and report how the run or clip ended."""
+    from nst import api
+    from nst.runs import run
 
     try:
         outcome = run_function(*args, **kwargs)
     except run.RunFailed as failure:
         print(f"nst: {failure}", file=sys.stderr)
         return EXIT_RUN_FAILED
+    if not isinstance(outcome, api.Result):
+        return _report_clip(outcome)
     if outcome.stop_reason != "completed":
         print(f"stopped early: {outcome.stop_reason}", file=sys.stderr)
-    total = outcome.final_loss["loss/total"]
-    steps, evaluations = outcome.steps_done, outcome.evaluations
-    model = f"{outcome.network}, weights {outcome.weights}"  # auto resolved: what was used
-    print(f"{steps} steps, {evaluations} loss evaluations, final loss {total:.4g} ({model})")
-    print(f"result: {outcome.final_image}")
+    total = outcome.losses["loss/total"]
+    model = outcome.config.model  # auto resolved: what was used
+    print(
+        f"{outcome.steps} steps, {outcome.evaluations} loss evaluations, final loss {total:.4g} "
+        f"({model.network}, weights {model.weights})"
+    )
+    print(f"result: {outcome.run_dir / 'final.png'}")
     print(f"run directory: {outcome.run_dir}  (make tensorboard to compare runs)")
     return 0
 
 
-def _finish_clip(clip_function, *args, **kwargs) -> int:
-    """Call `clip_run.execute_clip` or `resume_clip` and report the clip."""
-    outcome = clip_function(*args, **kwargs)
+def _report_clip(outcome) -> int:
     model = f"{outcome.network}, weights {outcome.weights}"
     print(
         f"{outcome.frames} frames, {outcome.steps_done} steps, warping error "
@@ -222,15 +220,15 @@ def _finish_clip(clip_function, *args, **kwargs) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from nst.sweep import load_sweep
+    from nst.runs.sweep import load_sweep
 
     return _run_sweep(load_sweep(args.sweep), args, f"nst sweep {args.sweep} --resume")
 
 
 def _run_sweep(sweep, args: argparse.Namespace, resume_command: str) -> int:
-    """Run a sweep (or a batch of images, nst.batch) and report it."""
+    """Run a sweep (or a batch of images, nst.runs.batch) and report it."""
     _load_tensorflow_quietly()  # Once, here, for the members that run in this process.
-    from nst import sweep_runner
+    from nst import api
 
     total = len(sweep.members)
     print(f"sweep {sweep.name}: {total} members, varying {', '.join(sweep.varied_keys)}")
@@ -241,8 +239,13 @@ def _run_sweep(sweep, args: argparse.Namespace, resume_command: str) -> int:
         print(f"[{done}/{total}] {result.name}: {result.status}, {detail}", flush=True)
 
     try:
-        outcome = sweep_runner.run_sweep(
-            sweep, args.jobs, args.executor, args.address, args.resume, on_member_done=report
+        outcome = api.sweep(
+            sweep,
+            jobs=args.jobs,
+            executor=args.executor,
+            address=args.address,
+            resume=args.resume,
+            on_member_done=report,
         )
     except KeyboardInterrupt as interrupt:
         print(
@@ -263,7 +266,6 @@ def _run_sweep(sweep, args: argparse.Namespace, resume_command: str) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from nst import images, metrics
     from nst.config import ModelConfig
 
     defaults = ModelConfig()  # Read now: scores use the model a config would by default.
@@ -273,25 +275,18 @@ def _score(args: argparse.Namespace) -> int:
         raise UserError(
             f"--weights hed has VGG16 weights only: add --network vgg16 (not {network})"
         )
-    # Every image is read before TensorFlow loads, so a bad path fails at once.
-    content = images.load_image(args.content, max_size=metrics.SIDE, role="content image")
-    style = images.load_image(args.style, max_size=metrics.SIDE, role="style image")
-    scored = [images.load_image(path, max_size=metrics.SIDE) for path in args.images]
-    _load_tensorflow_quietly()
-    from nst import scoring, weights
+    from nst import api
 
-    resolved = weights.resolve_weights(network, model_weights)
-    weights.show_once(resolved.note)
-    feature_model = scoring.reference_model(resolved.network, resolved.weights)
-    scorer = scoring.Scorer(feature_model, content, [style])
-    scores = [scorer(image) for image in scored]
-    model = {"network": resolved.network, "weights": resolved.weights}
+    scores, (network, model_weights) = api.quality_readouts(
+        args.content, args.style, args.images, network, model_weights, _load_tensorflow_quietly
+    )
+    model = {"network": network, "weights": model_weights}
     print(_scores_json(args, model, scores) if args.json else _scores_table(args, model, scores))
     return 0
 
 
 def _scores_table(args: argparse.Namespace, model: dict, scores: list[dict]) -> str:
-    from nst import metrics, scoring
+    from nst.algorithm import metrics, scoring
 
     width = max(len("image"), *map(len, args.images))
     lines = [
@@ -305,7 +300,7 @@ def _scores_table(args: argparse.Namespace, model: dict, scores: list[dict]) -> 
 
 def _scores_json(args: argparse.Namespace, model: dict, scores: list[dict]) -> str:
     """Strict JSON: a score that could not be computed (NaN) is null."""
-    from nst import metrics
+    from nst.algorithm import metrics
 
     rows = [
         {"image": path}
@@ -322,7 +317,7 @@ def _load_tensorflow_quietly() -> None:
     with _quiet_stderr():
         import tensorflow as tf
 
-        import nst.run  # noqa: F401 (TensorFlow Probability and Keras load here)
+        import nst.runs.run  # noqa: F401 (TensorFlow Probability and Keras load here)
 
         tf.config.list_physical_devices()  # Device discovery logs too.
 

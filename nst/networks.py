@@ -37,7 +37,7 @@ def channels(layer: str) -> int:
 
 
 def tile_context(network: str, layers: Sequence[str]) -> tuple[int, int]:
-    """(margin, grid) in px for features up to the deepest of `layers` (nst.tiling).
+    """(margin, grid) in px for features up to the deepest of `layers` (nst.algorithm.tiling).
 
     grid: the deepest layer's stride (2 per pool before it): tiles start on multiples of it, so
     their pooling windows are the whole image's. margin: how far a cut edge's zero padding

@@ -21,7 +21,7 @@ Prints a table and writes every figure to JSON (runs/bench/<timestamp>.json by d
    otherwise; then, in the same process, the evaluation as section 1 times it.
 `--case defaults` instead runs configs/starry.yaml end to end with the current defaults (every
 scale, every step, `--set` on top) and reports its wall time, losses and quality scores.
-`--case tiled` times evaluations whole and over tiles (nst.tiling), each SIZE:TILE cell of
+`--case tiled` times evaluations whole and over tiles (nst.algorithm.tiling), each SIZE:TILE cell of
 `--tiles` in a fresh process, VGG19 with random weights: seconds per evaluation and peak RSS
 (the default cells take about an hour on the 2-core CPU, 8192 px most of it).
 """
@@ -46,12 +46,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from nst import preflight, run, stylize, weights
+from nst.algorithm import stylize
+from nst.algorithm.features import build_feature_model
+from nst.algorithm.lbfgs import FixedStepLBFGS
 from nst.config import config_from_dict, load_config
 from nst.errors import UserError
-from nst.lbfgs import FixedStepLBFGS
-from nst.model import build_feature_model
-from nst.run import load_inputs
+from nst.runs import preflight, run, weights
+from nst.runs.run import load_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT, STYLE = ROOT / "assets/tubingen.jpg", ROOT / "assets/starry_night.jpg"
@@ -97,7 +98,8 @@ def feature_model(config):
 
 
 def value_and_gradient_of(scalar_fn, shape):
-    """f(flat image) -> (value, gradient), compiled, the way nst.optimize hands it to L-BFGS."""
+    """f(flat image) -> (value, gradient), compiled, the way nst.algorithm.optimize hands it to
+    L-BFGS."""
 
     @tf.function
     def value_and_gradient(position):
@@ -602,7 +604,10 @@ def print_run_case(case: dict) -> None:
 
 
 def print_tiled(cells: list[dict]) -> None:
-    print("\nTiled evaluation (nst.tiling): seconds per loss + gradient evaluation, peak RSS")
+    print(
+        "\nTiled evaluation (nst.algorithm.tiling): seconds per loss + gradient evaluation, "
+        "peak RSS"
+    )
     whole = {cell["size"]: cell["evaluation_seconds"] for cell in cells if cell["tiles"] == "whole"}
     header = ["size", "network", "image.tile", "tiles", "evaluation s", "vs whole"]
     header += ["targets s", "RSS MiB"]

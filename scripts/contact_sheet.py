@@ -15,8 +15,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from nst import report, sweep_runner
-from nst.sweep import Member
+from nst.runs import report, sweep_runner
+from nst.runs.sweep import Member
 
 
 def main() -> None:

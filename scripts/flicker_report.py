@@ -4,7 +4,8 @@
 
 TIED_RUN and INDEPENDENT_RUN are run directories of the same config, the second with
 `--set video.temporal_weight=0` (README "Video"). Prints each run's warping error (the flicker:
-nst.video.warping_error, averaged over the frames) and its ratio, and the per-frame content and
+nst.algorithm.flow.warping_error, averaged over the frames) and its ratio, and the per-frame
+content and
 style terms of the two runs with their difference; `--gif` writes the two clips side by side
 (independent left, temporal right) as an animated GIF.
 """
@@ -18,7 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst import images, video  # noqa: E402 (after the path: runs from a checkout)
+from nst import images
+from nst.runs import clips  # noqa: E402 (after the path: runs from a checkout)
 
 
 def frame_records(run_dir: Path) -> tuple[list[dict], dict]:
@@ -77,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"seconds: tied {tied['seconds']:.0f}, independent {alone['seconds']:.0f}")
     if args.gif:
-        fps = video.read_video(args.tied / "result.mp4").fps
+        fps = clips.read_video(args.tied / "result.mp4").fps
         frames = [
             images.resize_longest_side(frame, args.gif_width)
             for frame in side_by_side(args.independent, args.tied)
         ]
-        video.write_gif(args.gif, frames, fps)
+        clips.write_gif(args.gif, frames, fps)
         print(f"side by side (independent left, temporal right): {args.gif}")
     return 0
 

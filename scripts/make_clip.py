@@ -4,7 +4,7 @@ A virtual camera pans right across assets/tubingen.jpg while slowly zooming in, 
 soft-edged cut-out of the astronaut's face (assets/astronaut.png) crosses the picture from left
 to right on a shallow arc, faster than the pan. Every frame is drawn from the two photos by an
 exact mapping, so `true_backward_flow(t)` is the flow itself, not an estimate: tests compare
-nst.video.flow against it.
+nst.algorithm.flow.flow against it.
 
     .venv/bin/python scripts/make_clip.py    # writes assets/clip/pan_zoom.mp4 (60 frames, 2.5 s)
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from nst import images, video
+from nst import images
+from nst.runs import clips
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "assets" / "clip" / "pan_zoom.mp4"
@@ -82,7 +83,8 @@ def render_frame(t: int) -> np.ndarray:
 
 def true_backward_flow(t: int) -> np.ndarray:
     """The exact backward flow for t >= 1: frame_t(p) = frame_{t-1}(p + F(p)), (H, W, 2) float32
-    (nst.video's convention). Inside the disc it is the disc's motion, elsewhere the camera's."""
+    (nst.runs.clips's convention). Inside the disc it is the disc's motion, elsewhere the
+    camera's."""
     if not 1 <= t < FRAMES:
         raise ValueError(f"the backward flow exists for frames 1..{FRAMES - 1}, got {t}")
     frame_x, frame_y = _frame_grid()
@@ -174,7 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=OUTPUT, help="the mp4 to write")
     args = parser.parse_args()
-    video.write_video(args.output, [render_frame(t) for t in range(FRAMES)], FPS)
+    clips.write_video(args.output, [render_frame(t) for t in range(FRAMES)], FPS)
     size_kb = args.output.stat().st_size / 1000
     print(f"{args.output}: {FRAMES} frames, {WIDTH}x{HEIGHT} px, {FPS} fps, {size_kb:.0f} kB")
 

@@ -1,7 +1,8 @@
 """Map a peer tool's raw loss weights onto nst's normalised ones, for one content/style pair.
 
 The classic tools divide their loss terms by constants (or nothing), so their weights hide the
-size of the features; nst divides each term by its target's magnitude (see nst/losses.py). A
+size of the features; nst divides each term by its target's magnitude (see
+nst/algorithm/losses.py). A
 peer's term is therefore nst's term times (their weight x a magnitude nst divides out). Which
 network's magnitudes depends on what is mapped:
 
@@ -27,11 +28,12 @@ import argparse
 import numpy as np
 import tensorflow as tf
 
-from nst import stylize, weights
+from nst.algorithm import stylize
+from nst.algorithm.features import build_feature_model
+from nst.algorithm.losses import gram_matrix
 from nst.config import load_config
-from nst.losses import gram_matrix
-from nst.model import build_feature_model
-from nst.run import load_inputs
+from nst.runs import weights
+from nst.runs.run import load_inputs
 
 
 def _gram_sum(published_loss: float, channels: int) -> float:

@@ -109,11 +109,11 @@ class Experiment:
 
 @pytest.fixture(autouse=True)
 def fresh_feature_network():
-    """nst.run keeps the last network it built (a batch's images share it); each test starts
-    without one, so a test's weights never come from another's."""
-    run = sys.modules.get("nst.run")
-    if run is not None:
-        run._feature_network.cache_clear()
+    """nst.runs.feature_models keeps the last network it built (a batch's images share it);
+    each test starts without one, so a test's weights never come from another's."""
+    feature_models = sys.modules.get("nst.runs.feature_models")
+    if feature_models is not None:
+        feature_models._feature_network.cache_clear()
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ from PIL import Image
 
 from nst import cli, images, networks
 from nst import config as nst_config
-from nst import sweep as nst_sweep
 from nst.errors import UserError
+from nst.runs import sweep as nst_sweep
 
 MAX_MESSAGE = 600  # characters; an error line quotes values shortened, never whole documents
 
@@ -166,7 +166,7 @@ DOTTED_KEYS = sorted(SCHEMA) + [
     f"layers.{part}.{layer}" for part in ("content", "style") for layer in LAYERS[:4]
 ]
 # Every allowed choice (network, optimiser, ...) and a few paths, so that values pass some checks.
-CHOICES = sorted({choice for choices in nst_config._CHOICES.values() for choice in choices})
+CHOICES = sorted({choice for info in nst_config.describe_settings() for choice in info.choices})
 WORDS = CHOICES + ["content", "noise", "style", "imagenet", "hed", "missing.png", "style.png", "."]
 HUGE_NUMBERS = [2**31, 2**32, 2**63, 2**64, -(2**63), 10**30, 10**400, -(10**400), 1e308, 5e-324]
 
@@ -608,7 +608,7 @@ def test_nst_sweep_exits_2_with_one_line_or_accepts_the_sweep(workdir, text):
     assert_cli_error_or_accepted(["sweep", str(path)], (str(path),))
 
 
-# Before the fixes in nst/sweep.py: TypeError or ValueError from json.dumps and str.format, or
+# Before the fixes in nst/runs/sweep.py: TypeError or ValueError from json.dumps and str.format, or
 # minutes of work, on the way to the members' overrides and names.
 FOUND_IN_SWEEPS = {
     "hex-value": ("grid: {seed: [0x" + "f" * 5000 + "]}", ["a number 5,002 characters long"]),
@@ -927,7 +927,7 @@ def test_nst_run_with_a_bad_content_image_exits_2_with_one_line(experiment, caps
     captured = capsys.readouterr()
     assert captured.out == ""
     line = assert_one_line(captured.err.removesuffix("\n"))
-    if bad.is_dir():  # A folder is a batch of stills (nst.batch): this one holds none.
+    if bad.is_dir():  # A folder is a batch of stills (nst.runs.batch): this one holds none.
         assert line.startswith(f"nst: error: content: folder '{bad}' holds no image files")
     else:
         assert line.startswith(f"nst: error: content image '{bad}'") and reason in line

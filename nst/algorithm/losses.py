@@ -1,0 +1,448 @@
+"""Content, style and total-variation losses, pure TensorFlow.
+
+Each term is divided by its target's own magnitude, so a weight means the same thing at any image
+size and on either network (unlike Gatys et al., whose raw sums grow with the feature map size):
+
+    content_l = mean((F_l(x) - F_l(c))^2) / mean(F_l(c)^2)
+    tv        = roughness(x) / roughness(c)
+
+and layer weights are normalised to sum to 1 within each term. The style term of layer l compares
+statistics of the (positions x channels) activations F_l with the style images' (`style_loss`):
+
+    gram         sum((G(x) - A)^2) / sum(A^2)                      G = F^T F / positions
+    mean_std     (|mu(x) - mu_t|^2 + |sd(x) - sd_t|^2) / (|mu_t|^2 + |sd_t|^2)      per channel
+    wasserstein  W2^2(N(mu(x), S(x)), N(mu_t, S_t)) / (|mu_t|^2 + tr S_t)   mean and covariance
+
+Several style images are blended by weight into one target: the statistics of all their features
+pooled together (Gram matrices, means and second moments averaged by weight). A style with a mask
+is its own term instead: the output's statistics are taken where the mask is white (positions
+weighted by the mask) and compared with that style image's whole-image statistics. Each layer's
+style term is the blend-weighted average of these terms. The total is
+content_weight * content + style_weight * style + tv_weight * tv.
+
+A video frame adds a temporal term (`WithTemporalTerm`, Ruder et al. 2016): the squared
+difference from the previous result warped into this frame, where the flow is reliable (weights
+c in [0, 1]: 0 where it isn't), relative to the frame's own roughness, as tv is:
+
+    temporal  mean(c * (x - w)^2) / roughness(frame)
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from nst.algorithm import palette
+from nst.algorithm.style_masks import position_weight_map, style_groups
+
+# A flat content image has no roughness to compare against; this floor (an image whose neighbour
+# pixels differ by 1% on average) keeps the TV term finite and gentle for it.
+_MIN_CONTENT_ROUGHNESS = 1e-4
+# Added to the variance before its square root (as AdaIN does), so a flat channel has a finite
+# gradient. Absolute, in feature units: negligible for VGG activations (tens to hundreds).
+_VARIANCE_FLOOR = 1e-5
+# Eigenvalues of the Wasserstein cross term below this fraction of the target's squared mean
+# variance count as 0 (rounding noise): sqrt's gradient stays finite where the product is singular
+# (a flat channel, a flat image), and the loss stays free of the feature scale.
+_RELATIVE_EIGENVALUE_FLOOR = 1e-8
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(1, H, W, C) activations -> (C, C) channel correlations, averaged over positions."""
+    return _second_moment(_flatten(features), None)
+
+
+def roughness(image: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference between vertically and horizontally adjacent pixels."""
+    down = image[:, 1:, :, :] - image[:, :-1, :, :]
+    right = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
+
+
+def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
+    """Drop zero-weight layers and scale the rest to sum to 1."""
+    total = sum(weights.values())
+    return {layer: weight / total for layer, weight in weights.items() if weight > 0}
+
+
+# Statistics over positions. `position_weights` is None (every position counts the same) or an
+# (N,) tensor summing to 1: a mask at the layer's resolution.
+
+
+def _flatten(features: tf.Tensor) -> tf.Tensor:
+    """(1, H, W, C) -> (H * W, C)."""
+    return tf.reshape(features, [-1, tf.shape(features)[-1]])
+
+
+def _mean(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+    if position_weights is None:
+        return tf.reduce_mean(flat, axis=0)
+    return tf.tensordot(position_weights, flat, axes=1)
+
+
+def _second_moment(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tf.Tensor:
+    """E[f f^T] over positions: the Gram matrix."""
+    if position_weights is None:
+        return _mean_outer_product(flat)
+    return _weighted_outer_product(flat, position_weights)
+
+
+# TensorFlow differentiates matmul(F, F) as a product of two different tensors: two (N x C)(C x C)
+# matmuls, one per operand. The Gram matrix's own gradient, F (dG + dG^T), is one: the Gram
+# matrices' backward pass then costs what their forward pass does, which is most of the loss's
+# overhead over the network's own forward and backward pass.
+
+
+@tf.custom_gradient
+def _mean_outer_product(flat: tf.Tensor) -> tf.Tensor:
+    """F^T F / N for (N, C) features F."""
+    positions = tf.cast(tf.shape(flat)[0], flat.dtype)
+    gram = tf.matmul(flat, flat, transpose_a=True) / positions
+
+    def gradient(upstream):
+        return tf.matmul(flat, (upstream + tf.transpose(upstream)) / positions)
+
+    return gram, gradient
+
+
+@tf.custom_gradient
+def _weighted_outer_product(flat: tf.Tensor, position_weights: tf.Tensor) -> tf.Tensor:
+    """F^T diag(w) F for (N, C) features F and (N,) position weights w (constants: a mask)."""
+    weighted = flat * position_weights[:, None]
+    gram = tf.matmul(weighted, flat, transpose_a=True)
+
+    def gradient(upstream):
+        return tf.matmul(weighted, upstream + tf.transpose(upstream)), None
+
+    return gram, gradient
+
+
+def _mean_and_variance(flat, position_weights) -> tuple[tf.Tensor, tf.Tensor]:
+    mean = _mean(flat, position_weights)
+    return mean, _mean(tf.square(flat - mean), position_weights)
+
+
+def _mean_and_covariance(flat, position_weights) -> tuple[tf.Tensor, tf.Tensor]:
+    mean = _mean(flat, position_weights)
+    return mean, _second_moment(flat - mean, position_weights)
+
+
+def _psd_sqrt(matrix: tf.Tensor) -> tf.Tensor:
+    """The square root of a symmetric positive semi-definite matrix; rounding's negatives -> 0."""
+    values, vectors = tf.linalg.eigh(matrix)
+    return (vectors * tf.sqrt(tf.maximum(values, 0.0))) @ tf.transpose(vectors)
+
+
+# One style statistic per class: `statistics(flat, position_weights)` reads them from (N, C)
+# features; the class is built from each style image's statistics and blend weight (summing to
+# 1), and `distance` gives the normalised distance of the output's statistics to the blend.
+# `moments` says which moments they are, so nst.algorithm.tiling can accumulate them tile by tile.
+# Blends are taken as the statistics of the pooled features, i.e. the weighted mixture: means and
+# second moments average by weight, and the variance / covariance follow from those moments, so
+# the spread between the styles' means counts as variance, as the Gram blend does implicitly.
+
+
+class _GramStyle:
+    """Gatys et al.: uncentred channel correlations."""
+
+    moments = "uncentred"  # what nst.algorithm.tiling accumulates over tiles for it
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor]:
+        return (_second_moment(flat, position_weights),)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        self.gram = tf.add_n([weight * gram for (gram,), weight in styles])
+        self.scale = tf.reduce_sum(tf.square(self.gram))
+
+    def distance(self, statistics: tuple[tf.Tensor]) -> tf.Tensor:
+        (gram,) = statistics
+        return tf.reduce_sum(tf.square(gram - self.gram)) / self.scale
+
+
+class _MeanStdStyle:
+    """Per-channel mean and standard deviation (the statistics AdaIN matches)."""
+
+    moments = "variance"
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        return _mean_and_variance(flat, position_weights)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        moments = styles
+        self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
+        # The mixture's variance: the blended second moment minus the blended mean squared,
+        # written as a sum of non-negative parts to avoid cancellation.
+        variance = 0.0
+        for (mean, style_variance), weight in moments:
+            variance += weight * (style_variance + tf.square(mean - self.mean))
+        self.std = tf.sqrt(variance + _VARIANCE_FLOOR)
+        self.scale = tf.reduce_sum(tf.square(self.mean)) + tf.reduce_sum(tf.square(self.std))
+
+    def distance(self, statistics: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        mean, variance = statistics
+        std = tf.sqrt(variance + _VARIANCE_FLOOR)
+        mean_error = tf.reduce_sum(tf.square(mean - self.mean))
+        std_error = tf.reduce_sum(tf.square(std - self.std))
+        return (mean_error + std_error) / self.scale
+
+
+class _WassersteinStyle:
+    """The 2-Wasserstein distance between Gaussians fitted to the features (as crowsonkb's
+    style-transfer-pytorch): |mu_x - mu_t|^2 + tr S_x + tr S_t - 2 tr sqrt(S_t^1/2 S_x S_t^1/2).
+
+    S_t^1/2 is fixed, so it is computed once; the cross term's square root is the sum of the
+    square roots of the symmetric product's eigenvalues.
+    """
+
+    moments = "covariance"
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        return _mean_and_covariance(flat, position_weights)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        moments = styles
+        self.mean = tf.add_n([weight * mean for (mean, _), weight in moments])
+        # The mixture's covariance, as for _MeanStdStyle's variance.
+        covariance = 0.0
+        for (mean, style_covariance), weight in moments:
+            spread = mean - self.mean
+            covariance += weight * (style_covariance + spread[:, None] * spread[None, :])
+        self.covariance_sqrt = _psd_sqrt(covariance)
+        self.trace = tf.linalg.trace(covariance)
+        channels = tf.cast(tf.shape(covariance)[0], covariance.dtype)
+        self.eigenvalue_floor = _RELATIVE_EIGENVALUE_FLOOR * tf.square(self.trace / channels)
+        self.scale = tf.reduce_sum(tf.square(self.mean)) + self.trace
+
+    def distance(self, statistics: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        mean, covariance = statistics
+        # In float64 (C x C: cheap): the cross term's gradient weighs the small eigenvalues'
+        # directions by 1 / sqrt(eigenvalue), which float32 gets wrong by ~1e-4.
+        root = tf.cast(self.covariance_sqrt, tf.float64)
+        product = root @ tf.cast(covariance, tf.float64) @ root
+        # Symmetrised because rounding makes the product slightly asymmetric, and eigvalsh
+        # reads only one triangle.
+        product = (product + tf.transpose(product)) / 2
+        eigenvalues = tf.cast(tf.linalg.eigvalsh(product), tf.float32)
+        # The inner maximum keeps sqrt's gradient finite even on the branch `where` discards;
+        # counting floored eigenvalues as 0 keeps W2 from going negative at a singular target.
+        above_floor = eigenvalues > self.eigenvalue_floor
+        roots = tf.sqrt(tf.maximum(eigenvalues, self.eigenvalue_floor))
+        cross = tf.reduce_sum(tf.where(above_floor, roots, 0.0))
+        distance = (
+            tf.reduce_sum(tf.square(mean - self.mean))
+            + tf.linalg.trace(covariance)
+            + self.trace
+            - 2.0 * cross
+        )
+        return distance / self.scale
+
+
+_STYLE_STATISTICS = {
+    "gram": _GramStyle,
+    "mean_std": _MeanStdStyle,
+    "wasserstein": _WassersteinStyle,
+}
+
+
+def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
+    """position_weight_map, flattened as _flatten flattens the layer's positions."""
+    return tf.reshape(position_weight_map(mask, size), [-1])
+
+
+# The last few style images' statistics, per network and layer set: a batch of photos run in
+# one process (nst.runs.batch) shares one style, whose features then take one forward pass. Only the
+# statistics are kept (C x C at most): the feature maps of a large style are gigabytes.
+_STYLE_STATISTICS_KEPT = 4
+_style_statistics_cache: dict[tuple, dict[str, tuple[tf.Tensor, ...]]] = {}
+
+
+def _style_statistics(feature_model, image: tf.Tensor, layers, statistic) -> dict[str, tuple]:
+    """{layer: statistic.statistics of the style image's features at that layer}."""
+    pixels = np.ascontiguousarray(image)
+    digest = hashlib.sha1(pixels.tobytes()).hexdigest()
+    key = (feature_model, pixels.shape, digest, tuple(layers), statistic)
+    if key not in _style_statistics_cache:
+        if len(_style_statistics_cache) >= _STYLE_STATISTICS_KEPT:
+            _style_statistics_cache.pop(next(iter(_style_statistics_cache)))  # the oldest
+        features = feature_model(image[None], training=False)
+        _style_statistics_cache[key] = {
+            layer: statistic.statistics(_flatten(features[layer]), None) for layer in layers
+        }
+    return _style_statistics_cache[key]
+
+
+class StyleTransferLoss:
+    """The Gatys loss with its targets computed once; call it on a (1, H, W, 3) image in [0, 1].
+
+    Returns (total, terms): `terms` holds each weighted contribution under "content", "style",
+    "tv", "palette" (nst.algorithm.palette: the pixels' colours against the style's), and per layer
+    under
+    "content/<layer>" and "style/<layer>"; the parts add up to the total.
+
+    `style_loss` is "gram", "mean_std" or "wasserstein" (see the module docstring). `style_masks`
+    has one entry per style image: None, or an (H, W) float mask in [0, 1] at the content image's
+    size, where the style applies where the mask is 1. Masks are resized to each style layer once,
+    here, so the loss must be called on images of the content image's size.
+    """
+
+    def __init__(
+        self,
+        feature_model,
+        content_image: tf.Tensor,
+        style_images: Sequence[tf.Tensor],
+        style_blend: Sequence[float],
+        content_layers: Mapping[str, float],
+        style_layers: Mapping[str, float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        style_loss: str = "gram",
+        style_masks: Sequence[tf.Tensor | np.ndarray | None] | None = None,
+        palette_weight: float = 0.0,
+    ):
+        if style_loss not in _STYLE_STATISTICS:
+            choices = ", ".join(_STYLE_STATISTICS)
+            raise ValueError(f"style_loss must be one of {choices}, got {style_loss!r}")
+        if style_masks is None:
+            style_masks = [None] * len(style_images)
+        if len(style_masks) != len(style_images):
+            raise ValueError(
+                f"style_masks needs one entry (a mask or None) per style image: "
+                f"got {len(style_masks)} for {len(style_images)} images"
+            )
+        self._model = feature_model
+        self._content_layers = _normalised(content_layers)
+        self._style_layers = _normalised(style_layers)
+        self._content_weight = content_weight
+        self._style_weight = style_weight
+        self._tv_weight = tv_weight
+        self._image_size = tuple(content_image.shape[:2])
+
+        content_features = feature_model(content_image[None], training=False)
+        self._content_targets = {layer: content_features[layer] for layer in self._content_layers}
+        self._content_scales = {
+            layer: tf.reduce_mean(tf.square(target))
+            for layer, target in self._content_targets.items()
+        }
+
+        # Style terms: the unmasked styles blended into one, then each masked style on its own;
+        # each term weighs by its share of the blend weights.
+        masks = [None if mask is None else self._checked_mask(mask) for mask in style_masks]
+        blend_total = sum(style_blend)
+        groups = style_groups(masks)
+        self._masked = any(mask is not None for mask in masks)
+
+        statistic = _STYLE_STATISTICS[style_loss]
+        style_statistics = [
+            _style_statistics(feature_model, image, self._style_layers, statistic)
+            for image in style_images
+        ]
+        self._style_terms = {layer: [] for layer in self._style_layers}
+        for indices, mask in groups:
+            group_blend = sum(style_blend[index] for index in indices)
+            for layer, terms in self._style_terms.items():
+                styles = [
+                    (style_statistics[index][layer], style_blend[index] / group_blend)
+                    for index in indices
+                ]
+                position_weights = None
+                if mask is not None:  # at the output's resolution at this layer
+                    size = content_features[layer].shape[1:3]
+                    position_weights = _position_weights(mask, size)
+                terms.append((group_blend / blend_total, statistic(styles), position_weights))
+        self._tv_scale = tf.maximum(roughness(content_image[None]), _MIN_CONTENT_ROUGHNESS)
+        self._palette_weight = palette_weight
+        self._palette = None
+        if palette_weight > 0:
+            blended = zip(style_images, style_blend, strict=True)
+            self._palette = palette.PaletteLoss(
+                [(np.asarray(image), weight) for image, weight in blended],
+                [None if mask is None else np.asarray(mask) for mask in masks],
+                self._image_size,
+            )
+
+    def _checked_mask(self, mask) -> tf.Tensor:
+        mask = tf.convert_to_tensor(mask, tf.float32)
+        if tuple(mask.shape) != self._image_size:
+            raise ValueError(
+                f"a style mask must be (H, W) at the content image's size {self._image_size}, "
+                f"got shape {tuple(mask.shape)}"
+            )
+        if not bool(tf.reduce_any(mask > 0)):
+            raise ValueError("a style mask is all zero: its style would apply nowhere")
+        return mask
+
+    def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        if self._masked and not tf.TensorShape(image.shape[1:3]).is_compatible_with(
+            self._image_size
+        ):
+            raise ValueError(
+                f"this loss's style masks are at {self._image_size}, "
+                f"got an image of {tuple(image.shape[1:3])}"
+            )
+        features = self._model(image, training=False)
+        terms = {}
+        for layer, layer_weight in self._content_layers.items():
+            error = tf.reduce_mean(tf.square(features[layer] - self._content_targets[layer]))
+            terms[f"content/{layer}"] = (
+                self._content_weight * layer_weight * error / self._content_scales[layer]
+            )
+        for layer, layer_weight in self._style_layers.items():
+            flat = _flatten(features[layer])
+            distance = tf.add_n(
+                [
+                    share * statistic.distance(statistic.statistics(flat, position_weights))
+                    for share, statistic, position_weights in self._style_terms[layer]
+                ]
+            )
+            terms[f"style/{layer}"] = self._style_weight * layer_weight * distance
+        terms["content"] = tf.add_n([terms[f"content/{layer}"] for layer in self._content_layers])
+        terms["style"] = tf.add_n([terms[f"style/{layer}"] for layer in self._style_layers])
+        terms["tv"] = self._tv_weight * roughness(image) / self._tv_scale
+        terms["palette"] = (
+            self._palette_weight * self._palette(image) if self._palette else tf.constant(0.0)
+        )
+        total = terms["content"] + terms["style"] + terms["tv"] + terms["palette"]
+        return total, terms
+
+    @property
+    def layers(self) -> list[str]:
+        """Every layer the loss reads, content first."""
+        return [*self._content_layers, *self._style_layers]
+
+
+class WithTemporalTerm:
+    """`loss` plus Ruder et al.'s temporal term, called as `loss` is; its terms gain "temporal".
+
+    `frame` is this frame's content (1, H, W, 3), `warped` the previous frame's result warped
+    into this frame (1, H, W, 3) and `weights` each pixel's weight (H, W) in [0, 1]: 0 where
+    the flow isn't trusted (occluded, motion boundaries; nst.algorithm.sequence.temporal_weights).
+    Divided by the frame's roughness, like tv, so the weight means the same for a busy frame
+    and a calm one and at any size: 1 weighs a flicker as large as the frame's own
+    pixel-to-pixel variation as 1.
+    """
+
+    def __init__(self, loss, frame: tf.Tensor, warped: tf.Tensor, weights: tf.Tensor, weight):
+        self._loss = loss
+        self._warped = tf.convert_to_tensor(warped, tf.float32)
+        self._pixel_weights = tf.convert_to_tensor(weights, tf.float32)[None, :, :, None]
+        self._weight = weight
+        scale = tf.maximum(
+            roughness(tf.convert_to_tensor(frame, tf.float32)), _MIN_CONTENT_ROUGHNESS
+        )
+        self._scale = scale
+
+    def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        total, terms = self._loss(image)
+        difference = tf.square(image - self._warped) * self._pixel_weights
+        temporal = self._weight * tf.reduce_mean(difference) / self._scale
+        return total + temporal, {**terms, "temporal": temporal}
+
+    def __getattr__(self, name):  # grid, layers...: what callers read of the wrapped loss
+        if name.startswith("_"):  # not set yet (while copied or built): no wrapped loss to ask
+            raise AttributeError(name)
+        return getattr(self._loss, name)
