@@ -39,14 +39,15 @@ resume: install
 sweep: install
 	$(BIN)/nst sweep $(SWEEP) $(ARGS)
 
-# Quality readout of any images (README "Quality readout"):
+# Quality readout of any images (docs/quality.md "Quality readout"):
 # make score ARGS="assets/tubingen.jpg assets/starry_night.jpg runs/starry/<time>/final.png"
 score: install
 	$(BIN)/nst score $(ARGS)
 
 # Timings, evaluations per iteration, time to quality, a real run's s/step (scripts/bench.py);
 # ARGS=--quick is ~2 min; ARGS="--case defaults --size 512" times configs/starry.yaml end to end;
-# ARGS="--case tiled" times evaluations whole and over tiles up to 8192 px (~1 h; README "Print size")
+# ARGS="--case tiled" times evaluations whole and over tiles up to 8192 px
+# (~1 h; docs/print-size.md)
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
 

@@ -449,12 +449,12 @@ def _save_and_run(config: Config, given, show_progress: bool, callback) -> Resul
 
 
 def _with_paths(config: Config, paths: Mapping[str, str]) -> Config:
-    styles = [
+    styles = tuple(
         dataclasses.replace(
             style, path=paths.get(style.path, style.path), mask=paths.get(style.mask, style.mask)
         )
         for style in config.style
-    ]
+    )
     return dataclasses.replace(
         config, content=paths.get(config.content, config.content), style=styles
     )

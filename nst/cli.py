@@ -105,10 +105,10 @@ def _parser() -> argparse.ArgumentParser:
         "score",
         help="score images against a content and a style image",
         description="Score each IMAGE (nst's or any other tool's result) against CONTENT and "
-        "STYLE as every run does (README 'Quality readout'): palette, strokes and contrast "
-        "against the style, and the content and style distances on the network at fixed "
-        "layers; lower is better, and a contrast of 1 is the style's. Every image is taken at "
-        "256 px on its longest side.",
+        "STYLE as every run does (docs/quality.md 'Quality readout'): palette, strokes and "
+        "contrast against the style, and the content and style distances on the network at "
+        "fixed layers; lower is better, and a contrast of 1 is the style's. Every image is "
+        "taken at 256 px on its longest side.",
     )
     score.add_argument("content", metavar="CONTENT", help="the content image, e.g. a photo")
     score.add_argument(

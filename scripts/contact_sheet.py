@@ -1,14 +1,14 @@
 """Finished runs side by side in one captioned contact sheet, as `nst sweep` draws its members'.
 
 For runs of different config files, which one sweep cannot hold (a sweep varies keys of one base
-config): the peer recipes' sheet in the README was made by
+config): the peer recipes' sheet in docs/quality.md "Peer recipes" was made by
 
     nst run configs/recipes/jcjohnson.yaml --set image.size=256 optim.steps=150   # and the others
     .venv/bin/python scripts/contact_sheet.py docs/images/recipes_contact_sheet.png \\
         runs/jcjohnson/<time> runs/tf_tutorial/<time> runs/tch_rs/<time>
 
 Each tile is a run's final.png, captioned with its run group (runs/<group>/<time>), its final
-content and style terms and its palette and strokes scores (README "Quality readout").
+content and style terms and its palette and strokes scores (docs/quality.md "Quality readout").
 """
 
 import argparse

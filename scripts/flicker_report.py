@@ -3,11 +3,10 @@
     python scripts/flicker_report.py TIED_RUN INDEPENDENT_RUN [--gif docs/images/video.gif]
 
 TIED_RUN and INDEPENDENT_RUN are run directories of the same config, the second with
-`--set video.temporal_weight=0` (README "Video"). Prints each run's warping error (the flicker:
-nst.algorithm.flow.warping_error, averaged over the frames) and its ratio, and the per-frame
-content and
-style terms of the two runs with their difference; `--gif` writes the two clips side by side
-(independent left, temporal right) as an animated GIF.
+`--set video.temporal_weight=0` (docs/video.md "Video"). Prints each run's warping error (the
+flicker: nst.algorithm.flow.warping_error, averaged over the frames) and its ratio, and the
+per-frame content and style terms of the two runs with their difference; `--gif` writes the two
+clips side by side (independent left, temporal right) as an animated GIF.
 """
 
 import argparse

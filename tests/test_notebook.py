@@ -40,7 +40,8 @@ def test_the_quickstart_notebook_runs_and_shows_its_pictures(tmp_path, monkeypat
     assert len(pictures) == 3
     assert pictures[0].height == 200 and pictures[0].width > 3 * 200
     texts = "".join(
-        output.get("text", "") + output.get("data", {}).get("text/plain", "")
+        output.get("text", "")
+        + output.get("data", {}).get("text/plain", "")
         + output.get("data", {}).get("text/markdown", "")
         for cell in notebook.cells
         for output in cell.get("outputs", [])

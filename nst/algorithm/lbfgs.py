@@ -54,8 +54,8 @@ class FixedStepLBFGS:
         self._run = tf.function(self._iterate)
         # The two-loop as one XLA program reads each history row where it lies, in one pass per
         # dot product and one per update; TensorFlow's ops copied each row out first and made a
-        # pass over memory per op: 0.42 s an iteration at 512 px with 100 pairs, now 0.09 (README
-        # "Performance"). The path is the same up to rounding: XLA sums the dot products in
+        # pass over memory per op: 0.42 s an iteration at 512 px with 100 pairs, now 0.09
+        # (docs/performance.md). The path is the same up to rounding: XLA sums the dot products in
         # another order, closer to float64's (relative error 1e-7 against TensorFlow's 1e-5).
         self._two_loop = tf.function(self._direction, jit_compile=True)
 

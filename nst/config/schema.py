@@ -443,7 +443,7 @@ def _kind(hint: typing.Any) -> str:
     if typing.get_origin(hint) is Mapping:
         return "{layer: weight}"
     if hint == tuple[StyleImage, ...]:
-        return "path | list"
+        return "path or list"
     return {str: "text", int: "int", float: "number", bool: "bool"}[hint]
 
 

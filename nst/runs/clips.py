@@ -357,7 +357,7 @@ def write_video(path, frames: Sequence[np.ndarray], fps: float) -> None:
 
 
 def write_gif(path, frames: Sequence[np.ndarray], fps: float) -> None:
-    """Write frames as an animated GIF that loops forever (for the README), atomically.
+    """Write frames as an animated GIF that loops forever (for docs/video.md), atomically.
 
     GIF delays are whole hundredths of a second, so 24 fps plays at 25 fps.
     """

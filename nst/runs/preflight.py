@@ -117,7 +117,7 @@ _ROUND_TILES_TO = 64  # and chosen tile sides of this
 # estimate 22.7 and 21.1; 8 estimated the second at 20.0, and auto then planned over 21 GiB).
 _TILED_IMAGE_VECTORS = 10
 # image.tile auto, when the optimiser's state does not fit: tiles of this side keep a tiled
-# evaluation under ~1.6x an untiled one's time (README "Print size"), and L-BFGS keeps at least
+# evaluation under ~1.6x an untiled one's time (docs/print-size.md), and L-BFGS keeps at least
 # this many correction pairs before Adam is used instead.
 _PREFERRED_TILE = 1024
 _MIN_HISTORY = 3
@@ -275,7 +275,7 @@ def _tiled(config: Config) -> str:
     # fall back to VGG16), so the progress bar gives those.
     return (
         f"the network runs over tiles of at most {config.image.tile} px (image.tile="
-        f'{config.image.tile}; exact, README "Print size")'
+        f"{config.image.tile}; exact, docs/print-size.md)"
     )
 
 

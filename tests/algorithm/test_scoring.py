@@ -1,8 +1,8 @@
 """Tests for nst/algorithm/scoring.py and `nst score`: random seeded VGG16 weights, sample images
 at 256 px.
 
-The numbers on real features are in README "Quality readout"; here the network is random, which
-is enough for the identities (an image against itself scores 0) and the plumbing.
+The numbers on real features are in docs/quality.md "Quality readout"; here the network is
+random, which is enough for the identities (an image against itself scores 0) and the plumbing.
 """
 
 import contextlib

@@ -172,7 +172,7 @@ def short_run_config(size: int, tile: str, optim: dict):
 def test_a_short_tiled_run_gives_the_untiled_runs_image_to_a_level_in_8_bits(optimizer):
     # 3 steps: longer runs part at rounding level, tiled or not. Measured at 128 px (random
     # VGG16): 20 L-BFGS steps from a start moved by 1e-7 of itself end up to 0.14 apart per
-    # pixel untiled, more than the tiled run's 0.07 from the untiled one (README "Print size").
+    # pixel untiled, more than the tiled run's 0.07 from the untiled one (docs/print-size.md).
     config = short_run_config(128, "off", {"name": optimizer, "steps": 3})
     model = build_feature_model("vgg16", "none", "max", ["block2_conv2", *SHALLOW], seed=0)
     content = small("assets/tubingen.jpg", 128)

@@ -263,15 +263,15 @@ def test_the_random_generators_continue_where_the_checkpoint_left_them():
 
     import tensorflow as tf
 
-    from nst.runs import run
+    from nst.runs import logger
 
     def draw():
         generator = tf.random.get_global_generator()
         return random.random(), np.random.random(), float(generator.uniform([]))
 
-    saved = json.loads(json.dumps(run._random_state()))  # as the checkpoint's meta stores it
+    saved = json.loads(json.dumps(logger.random_state()))  # as the checkpoint's meta stores it
     expected = draw()
     for _ in range(3):  # the run draws on
         draw()
-    run._restore_random_state(saved)
+    logger.restore_random_state(saved)
     assert draw() == expected
