@@ -464,3 +464,17 @@ def test_the_checks_find_what_they_look_for():
     assert _check_key("loss.style_wieght") is not None
     assert _command_problems(readme, 1, "make no-such-target")
     assert _command_problems(readme, 1, "nst run configs/starry.yaml --set loss.nope=1")
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_python_examples_compile(name):
+    """Every ```python block is valid Python (run by the notebook and test_api, not here)."""
+    doc = DOCS_BY_NAME[name]
+    for lang, first_line, lines in doc.blocks:
+        if lang not in ("python", "py"):
+            continue
+        source = "\n".join(line for _, line in lines)
+        try:
+            compile(source, doc.where(first_line), "exec")
+        except SyntaxError as error:
+            pytest.fail(f"{doc.where(first_line + (error.lineno or 1) - 1)}: {error.msg}")
