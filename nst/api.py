@@ -30,23 +30,13 @@ from PIL import Image
 from nst import images
 from nst.config import Config, config_from_dict, config_to_dict, describe_settings
 from nst.config import load_config as load_config_from_file
+from nst.config.schema import section_names
 from nst.config.yaml_files import read_yaml_file
 from nst.errors import UserError
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 SOURCE = "nst.stylize"
-_SECTIONS = (
-    "image",
-    "model",
-    "layers",
-    "loss",
-    "optim",
-    "color",
-    "scales",
-    "log",
-    "video",
-    "output",
-)
+_SECTIONS = section_names()
 
 
 @dataclasses.dataclass(frozen=True)

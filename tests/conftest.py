@@ -59,6 +59,16 @@ def stripes_image(width: int, height: int) -> Image.Image:
     return Image.fromarray(rgb, "RGB")
 
 
+def texture(height=96, width=128, seed=0):
+    """Smooth random texture (blurred noise): detail at every position for the flow to lock on."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
+    picture = Image.fromarray((noise * 255).astype(np.uint8)).resize(
+        (width + 8, height + 8), Image.Resampling.BICUBIC
+    )
+    return (np.asarray(picture, dtype=np.float32) / 255)[4:-4, 4:-4]
+
+
 def fast_settings(root: Path) -> dict:
     """Every key a test run needs besides content and style; small and quick to trace."""
     return {

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nst.config.schema import section_names
+
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "Makefile").is_file())
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -38,18 +40,7 @@ OPENING_COMMANDS = ("make ", "nst ", "python", ".venv/bin/", "import nst")
 CHECKED_PREFIXES = ("configs/", "assets/", "docs/", "scripts/", "examples/", "nst/", "tests/")
 # Config sections: inline code naming `section.key` (with `=value` or `: value` or alone) is
 # checked against the config. Other dotted names (`nst.runs.eta`, `final.png`) are not keys.
-CONFIG_SECTIONS = (
-    "image",
-    "model",
-    "layers",
-    "loss",
-    "optim",
-    "color",
-    "scales",
-    "log",
-    "video",
-    "output",
-)
+CONFIG_SECTIONS = section_names()
 NOT_CONFIG_KEYS = {"optim.lbfgs"}  # Torch's L-BFGS, named in docs/performance.md
 FILE_SUFFIXES = {"py", "png", "jpg", "gif", "mp4", "yaml", "md", "json", "jsonl", "csv", "npz"}
 PLACEHOLDER = "x"  # what `<time>`, `<name>` and such become before a command is parsed

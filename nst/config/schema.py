@@ -398,6 +398,12 @@ class Config:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
 
+def section_names() -> tuple[str, ...]:
+    """The config's sections (image, model, ...): the keys that hold keys."""
+    hints = typing.get_type_hints(Config)
+    return tuple(name for name, hint in hints.items() if dataclasses.is_dataclass(hint))
+
+
 def used_layers(config: Config) -> list[str]:
     """The layers the loss reads (weight above 0), content first."""
     weighted = {**config.layers.content, **config.layers.style}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from conftest import texture
 
 from nst.algorithm import flow
 from nst.runs import clips
@@ -23,16 +23,6 @@ def load_make_clip():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def texture(height=96, width=128, seed=0):
-    """Smooth random texture (blurred noise): detail at every position for the flow to lock on."""
-    rng = np.random.default_rng(seed)
-    noise = rng.random((height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
-    picture = Image.fromarray((noise * 255).astype(np.uint8)).resize(
-        (width + 8, height + 8), Image.Resampling.BICUBIC
-    )
-    return (np.asarray(picture, dtype=np.float32) / 255)[4:-4, 4:-4]
 
 
 def shifted(image, dx, dy):

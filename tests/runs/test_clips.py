@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import texture
 from PIL import Image
 
 from nst.errors import UserError
 from nst.runs import clips
-
-MARGIN = 12  # interior: away from the border a shift brings in
 
 
 def numbered_frames(count, height=32, width=48):
@@ -21,23 +20,9 @@ def frame_number(frame) -> int:
     return round((float(frame.mean()) * 255 - 20) / 9)
 
 
-def texture(height=96, width=128, seed=0):
-    """Smooth random texture (blurred noise): detail at every position for the flow to lock on."""
-    rng = np.random.default_rng(seed)
-    noise = rng.random((height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
-    picture = Image.fromarray((noise * 255).astype(np.uint8)).resize(
-        (width + 8, height + 8), Image.Resampling.BICUBIC
-    )
-    return (np.asarray(picture, dtype=np.float32) / 255)[4:-4, 4:-4]
-
-
 def shifted(image, dx, dy):
     """image moved by (dx, dy) px: out(p) = image(p - shift), wrapping round at the borders."""
     return np.roll(image, (round(dy), round(dx)), axis=(0, 1))
-
-
-def interior(array):
-    return array[MARGIN:-MARGIN, MARGIN:-MARGIN]
 
 
 # ---------------------------------------------------------------------------------------------
