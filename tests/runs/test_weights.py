@@ -26,8 +26,8 @@ from nst import cli
 from nst import config as nst_config
 from nst.algorithm.features import build_feature_model
 from nst.errors import UserError
+from nst.runs import feature_models, weights
 from nst.runs import sweep as nst_sweep
-from nst.runs import weights
 
 OFFLINE_REASON = "[Errno -2] Name or service not known"
 FAST_RUN = ["image.size=48", "optim.steps=2"]  # Otherwise the defaults: VGG19, every layer
@@ -215,7 +215,7 @@ def test_show_once_prints_a_note_once(capsys):
 
 def test_explicit_imagenet_offline_is_one_line_saying_where_to_put_the_file(offline):
     with pytest.raises(UserError) as error:
-        build_feature_model("vgg19", "imagenet", "max", ["block1_conv1"])
+        feature_models.reference_model("vgg19", "imagenet")
     message = str(error.value)
     assert f"could not download the ImageNet vgg19 weights ({OFFLINE_REASON})" in message
     assert weights.IMAGENET_URLS["vgg19"] in message and f"{offline}/models/" in message
@@ -229,7 +229,7 @@ def test_a_corrupt_cached_file_is_an_error_not_a_fallback(offline):
     resolved = weights.resolve_weights("vgg16", "auto")
     assert resolved == weights.ResolvedWeights("vgg16", "imagenet")
     with pytest.raises(UserError, match="is not a Keras vgg16 weights file .*delete it"):
-        build_feature_model(resolved.network, resolved.weights, "max", ["block1_conv1"])
+        feature_models.reference_model(resolved.network, resolved.weights)
 
 
 def test_build_feature_model_refuses_unresolved_auto():
