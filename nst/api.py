@@ -123,28 +123,34 @@ def load_config(
     """A validated Config from a YAML path, a Config or a mapping, then `settings` (sections or
     top-level keys, e.g. `loss={"style_weight": 10}`, `content="photo.jpg"`), then `overrides`
     (dotted keys). Errors are `nst.UserError`s naming the key and what to do."""
+    data, source = _settings_data(config)
+    return _resolved(data, source, overrides, settings)
+
+
+def _settings_data(config: str | os.PathLike | Config | Mapping | None) -> tuple[dict, str]:
+    """The settings as a mapping to build on, and what errors name as their source."""
+    if config is None:
+        return {}, SOURCE
     if isinstance(config, Config):
-        data, source = config_to_dict(config), SOURCE
-    elif isinstance(config, Mapping):
-        data, source = dict(config), SOURCE
-    elif config is not None:
-        source = os.fspath(config)
-        data = read_yaml_file(source)
-        if not isinstance(data, dict):
-            return load_config_file(source)  # raises the file's own one-line error
-    else:
-        data, source = {}, SOURCE
+        return config_to_dict(config), SOURCE
+    if isinstance(config, Mapping):
+        return dict(config), SOURCE
+    source = os.fspath(config)
+    data = read_yaml_file(source)
+    if not isinstance(data, dict):
+        load_config_from_file(source)  # raises the file's own one-line error
+    return dict(data), source
+
+
+def _resolved(data: dict, source: str, overrides, settings: Mapping[str, Any]) -> Config:
+    """`settings` merged into `data` (a section key by key, as a file nests it), `overrides`
+    applied, everything checked."""
     for key, value in settings.items():
         if key in _SECTIONS and isinstance(value, Mapping) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
     return config_from_dict(data, source, _override_lines(overrides), "overrides")
-
-
-def load_config_file(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
-    """nst.config.load_config: a YAML file and `key=value` override lines, as `nst run` reads."""
-    return load_config_from_file(path, overrides)
 
 
 def _override_lines(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
@@ -203,25 +209,14 @@ def stylize(
     holds the picture so far. Bad settings or images raise `nst.UserError`.
     """
     given: dict[str, np.ndarray] = {}
-    data = _base_settings(config)
+    data, source = _settings_data(config)
     data["content"] = _image_setting(content, "content image", given)
     data["style"] = _style_settings(style, given)
     data.setdefault("output", {}).setdefault("name", "stylize")
-    resolved = load_config(data, overrides, **settings)
+    resolved = _resolved(data, source, overrides, settings)
     if save:
         return _save_and_run(resolved, given, progress, callback)
     return _stylize_in_memory(resolved, given, progress, callback)
-
-
-def _base_settings(config: str | os.PathLike | Config | None) -> dict:
-    if config is None:
-        return {}
-    if isinstance(config, Config):
-        return config_to_dict(config)
-    data = read_yaml_file(os.fspath(config))
-    if not isinstance(data, dict):
-        load_config_file(config)  # raises the file's own one-line error
-    return dict(data)
 
 
 def _image_setting(image: ImageLike, role: str, given: dict[str, np.ndarray]) -> str:
@@ -388,14 +383,7 @@ class _Progress:
         self.tell(progress.step, losses, self.present(progress.image))
 
     def tell(self, step: int, losses: dict, pixels: np.ndarray, final: bool = False) -> None:
-        from nst.algorithm.optimize import StopEarly
-
-        scale = self._scales[self._scale]
-        info = Step(
-            step, self._steps, self._scale + 1, len(self._scales), scale.size, losses, pixels
-        )
-        if self._callback(info) and not final:
-            raise StopEarly(f"stopped by the callback after step {step}")
+        _tell(self._callback, self._scales, step, self._scale, losses, pixels, final)
 
     def present(self, image) -> np.ndarray:
         from nst.algorithm import stylize as algorithm
@@ -468,7 +456,7 @@ def run(
 
     if isinstance(config, (str, os.PathLike)) and not settings:
         name_default = Path(config).stem
-        resolved = load_config_file(config, _override_lines(overrides))
+        resolved = load_config_from_file(config, _override_lines(overrides))
     else:
         name_default = Path(config).stem if isinstance(config, (str, os.PathLike)) else "api"
         resolved = load_config(config, overrides, **settings)
@@ -487,49 +475,31 @@ def run(
         return clip_run.execute_clip(resolved, name, show_progress=progress)
     started = time.perf_counter()
     hook = None if callback is None else _RunCallback(resolved, callback)
-    outcome = runs.execute(resolved, name, show_progress=progress, on_progress=hook)
+    outcome = runs.execute(resolved, name, show_progress=progress, on_log=hook)
     return _from_run_dir(outcome, time.perf_counter() - started)
 
 
 class _RunCallback:
-    """nst.run's progress reports turned into the callback's Steps at log points."""
+    """nst.run's log points (nst.runs.run.execute's on_log) as the callback's Steps."""
 
     def __init__(self, config: Config, callback):
         from nst.algorithm import stylize as algorithm
 
-        self._config = config
         self._callback = callback
         self._scales = algorithm.plan_scales(config)
-        self._steps = sum(scale.steps for scale in self._scales)
-        self._content = None
 
-    def __call__(self, progress, scale_index: int) -> None:
-        from nst.algorithm import stylize as algorithm
-        from nst.algorithm.optimize import StopEarly
+    def __call__(self, step: int, scale_index: int, losses: dict, pixels: np.ndarray) -> None:
+        _tell(self._callback, self._scales, step, scale_index, losses, pixels)
 
-        if progress.step % self._config.log.every or progress.step >= self._steps:
-            return
-        terms = progress.terms()
-        losses = _losses(*terms) if terms is not None else {}
-        pixels = np.clip(np.asarray(progress.image)[0], 0.0, 1.0)
-        if self._config.color.preserve != "none":
-            if self._content is None:
-                from nst.runs import run as runs
 
-                self._content = runs.load_inputs(self._config).content
-            pixels = algorithm.finish_colors(pixels, self._content, self._config)
-        scale = self._scales[scale_index]
-        info = Step(
-            progress.step,
-            self._steps,
-            scale_index + 1,
-            len(self._scales),
-            scale.size,
-            losses,
-            pixels,
-        )
-        if self._callback(info):
-            raise StopEarly(f"stopped by the callback after step {progress.step}")
+def _tell(callback, scales, step: int, index: int, losses, pixels, final: bool = False) -> None:
+    """Give the callback a Step; its True ends the run at this step (unless it is the end)."""
+    from nst.algorithm.optimize import StopEarly
+
+    steps = sum(scale.steps for scale in scales)
+    info = Step(step, steps, index + 1, len(scales), scales[index].size, dict(losses), pixels)
+    if callback(info) and not final:
+        raise StopEarly(f"stopped by the callback after step {step}")
 
 
 def _from_run_dir(outcome, seconds: float) -> Result:
@@ -544,7 +514,7 @@ def _from_run_dir(outcome, seconds: float) -> Result:
         images.load_image(outcome.final_image),
         scores,
         losses,
-        load_config_file(run_dir / "config.yaml"),
+        load_config_from_file(run_dir / "config.yaml"),
         run_dir,
         outcome.steps_done,
         outcome.evaluations,

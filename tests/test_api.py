@@ -198,3 +198,28 @@ def test_help_lists_every_setting_with_its_default():
     for info in describe_settings():
         assert f"    {info.key} (" in text, info.key
     assert "loss.style_weight (number, default 5.0)" in text
+
+
+def test_the_callback_stops_a_saved_run_too_with_the_logged_losses(experiment, fast, tmp_path):
+    heard = []
+
+    def callback(step):
+        heard.append(step)
+        return step.step >= 4
+
+    result = nst.stylize(
+        experiment.content,
+        experiment.style,
+        save=True,
+        progress=False,
+        callback=callback,
+        output={"root": str(tmp_path)},
+        **fast,
+    )
+    assert [step.step for step in heard] == [2, 4]
+    logged = [
+        json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert heard[0].losses == {key: v for key, v in logged[0].items() if key.startswith("loss/")}
+    assert result.steps == 4 and "stopped by the callback after step 4" in result.stop_reason
+    assert (result.run_dir / "final.png").is_file() and heard[1].image.size == (32, 24)

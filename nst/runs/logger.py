@@ -96,6 +96,7 @@ class RunLogger:
         self._steps = sum(scale.steps for scale in self._scales)
         self._loss_terms = None  # The current scale's compiled loss, from start_scale.
         self.scale_index = 0
+        self.logged_losses: tuple[int, dict] | None = None  # (step, losses) of the last log point
         self._writer = tf.summary.create_file_writer(str(run_dir))
         step, seconds = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
         if resumed:  # Lines after the checkpoint's step are computed again: no duplicates.
@@ -183,7 +184,10 @@ class RunLogger:
             return  # Reported again to be saved: a stop left the next step unfinished.
         self._logged_step = progress.step
         if _due(progress.step, self._log.every):
-            self._log_losses(progress.step, progress.evaluations, progress.image, progress.terms())
+            losses = self._log_losses(
+                progress.step, progress.evaluations, progress.image, progress.terms()
+            )
+            self.logged_losses = (progress.step, losses)
         if _due(progress.step, self._log.image_every):
             self._log_image(progress.step, progress.image)
         if _due(progress.step, self._log.snapshot_every):

@@ -129,16 +129,17 @@ def execute(
     show_progress: bool = True,
     run_dir: Path | None = None,
     hparams: Mapping[str, object] | None = None,
-    on_progress: Callable[[Progress, int], None] | None = None,
+    on_log: Callable[[int, int, dict, np.ndarray], None] | None = None,
 ) -> RunOutcome:
     """Run the config: everything is checked and loaded first, then the directory is made.
 
     The directory is `<output.root>/<name>/<timestamp>` unless `run_dir` names one (a sweep
     member's), which must not exist yet. `hparams` add to the hyperparameters TensorBoard shows.
     Ctrl-C or SIGTERM ends it with RunInterrupted after saving a checkpoint (see `resume`); a
-    NaN loss ends it with RunFailed. `on_progress` hears every report with the index of its
-    scale, after it is logged; raising nst.algorithm.optimize.StopEarly there ends the run with
-    that step's image as its result (the Python API's callback).
+    NaN loss ends it with RunFailed. `on_log(step, scale index, losses, picture)` hears each
+    log point (log.every) with what was logged and the picture as saved; raising
+    nst.algorithm.optimize.StopEarly there ends the run with that step's image as its result
+    (the Python API's callback).
     """
     # Output directory, memory and disk, before anything is loaded, built or written; tiles
     # and the optimiser's state sized to fit (image.tile: auto), as config.yaml records them.
@@ -155,7 +156,7 @@ def execute(
     prepared = stylize.prepare_colors(inputs, config)
     logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
     logger.log_inputs(prepared)
-    return _optimise(feature_model, prepared, config, logger, on_progress=on_progress)
+    return _optimise(feature_model, prepared, config, logger, on_log=on_log)
 
 
 def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
@@ -186,13 +187,12 @@ def _presenter(inputs: stylize.Inputs, config: Config):
 
 
 def _optimise(
-    feature_model, inputs, config, logger: RunLogger, state=None, on_progress=None
+    feature_model, inputs, config, logger: RunLogger, state=None, on_log=None
 ) -> RunOutcome:
     """The optimisation with its logging, checkpoints, stop requests and end."""
     run_dir = logger.run_dir
     # Read now, at the size the scores use: the files may change during a long run.
     quality_references = quality_inputs(config)
-    hook = on_progress or (lambda progress, scale: None)
     with StopRequests() as stop_requests:
         # A tiled step can take minutes: a stop request leaves it at its next tile.
         step_stop = StepStop(lambda: stop_requests.signal_number is not None)
@@ -207,7 +207,11 @@ def _optimise(
                 logger.save_checkpoint(progress)
                 logger.save_interrupted(progress.image)
                 raise RunInterrupted(stop_requests.signal_number, run_dir)
-            hook(progress, logger.scale_index)
+            if on_log is not None and logger.logged_losses is not None:
+                step, losses = logger.logged_losses
+                if step == progress.step:
+                    pixels = logger.present(progress.image)
+                    on_log(step, logger.scale_index, losses, pixels)
 
         try:
             result = call_attentively(
