@@ -11,7 +11,7 @@ FLAGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run resume sweep score bench test test-fast lint format tensorboard clean
+.PHONY: install run train apply export-model resume sweep score bench test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -29,6 +29,22 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # ARGS are config overrides; FLAGS are nst run's flags, e.g. FLAGS="--jobs 2" for a folder of photos
 run: install
 	$(BIN)/nst run $(CONFIG) $(FLAGS) $(if $(strip $(ARGS)),--set $(ARGS))
+
+# A feed-forward network for a style (docs/fast.md): make train CONFIG=configs/train/starry.yaml
+train: install
+	$(BIN)/nst train $(CONFIG) $(if $(strip $(ARGS)),--set $(ARGS))
+
+# Stylize photos, folders and clips with a trained network in milliseconds a photo:
+# make apply INPUT=assets/kodak/validation (MODEL defaults to the shipped models/starry.keras)
+MODEL ?= models/starry.keras
+INPUT ?= assets/kodak/validation
+apply: install
+	$(BIN)/nst apply $(MODEL) $(INPUT) $(FLAGS)
+
+# make export-model MODEL=... FORMAT=tflite|savedmodel
+FORMAT ?= tflite
+export-model: install
+	$(BIN)/nst export $(MODEL) --format $(FORMAT)
 
 # Continue a run stopped by Ctrl-C, SIGTERM or a crash: make resume RUN=runs/starry/<time>
 resume: install

@@ -4,7 +4,8 @@
     result = nst.stylize("assets/tubingen.jpg", "assets/starry_night.jpg", image={"size": 256})
 
 The API (nst.api) is the command line's, as calls: stylize, run, resume, sweep, score,
-load_config. Importing nst is quick; TensorFlow loads on the first call that needs it.
+load_config; train, apply and export for feed-forward networks. Importing nst is quick;
+TensorFlow loads on the first call that needs it.
 """
 
 __version__ = "0.1.0"
@@ -13,6 +14,8 @@ from nst.api import (  # noqa: E402 (after the version, which setup.cfg reads)
     Interrupted,
     Result,
     Step,
+    apply,
+    export,
     last_result,
     load_config,
     resume,
@@ -20,6 +23,7 @@ from nst.api import (  # noqa: E402 (after the version, which setup.cfg reads)
     score,
     stylize,
     sweep,
+    train,
 )
 from nst.errors import UserError  # noqa: E402
 
@@ -28,6 +32,8 @@ __all__ = [
     "Result",
     "Step",
     "UserError",
+    "apply",
+    "export",
     "last_result",
     "load_config",
     "resume",
@@ -35,4 +41,5 @@ __all__ = [
     "score",
     "stylize",
     "sweep",
+    "train",
 ]

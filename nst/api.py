@@ -142,7 +142,9 @@ def _settings_data(config: str | os.PathLike | Config | Mapping | None) -> tuple
     return dict(data), source
 
 
-def _resolved(data: dict, source: str, overrides, settings: Mapping[str, Any]) -> Config:
+def _resolved(
+    data: dict, source: str, overrides, settings: Mapping[str, Any], training: bool = False
+) -> Config:
     """`settings` merged into `data` (a section key by key, as a file nests it), `overrides`
     applied, everything checked."""
     for key, value in settings.items():
@@ -150,7 +152,8 @@ def _resolved(data: dict, source: str, overrides, settings: Mapping[str, Any]) -
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    return config_from_dict(data, source, _override_lines(overrides), "overrides")
+    lines = _override_lines(overrides)
+    return config_from_dict(data, source, lines, "overrides", training=training)
 
 
 def _override_lines(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
@@ -535,11 +538,13 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = True):
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory (resume takes runs/<name>/<time>)")
     _quiet_tensorflow()
-    from nst.runs import clip_run
+    from nst.runs import clip_run, training
     from nst.runs import run as runs
 
     if (run_dir / clip_run.STARTED).is_file():
         return clip_run.resume_clip(run_dir, show_progress=progress)
+    if training.is_training_run(run_dir):
+        return training.resume(run_dir, show_progress=progress)
     started = time.perf_counter()
     outcome = runs.resume(run_dir, show_progress=progress)
     return _from_run_dir(outcome, time.perf_counter() - started)
@@ -609,6 +614,81 @@ def quality_readouts(content, style, results, network=None, weights=None, load_t
     feature_model = feature_models.reference_model(resolved.network, resolved.weights)
     scorer = scoring.Scorer(feature_model, content_pixels, [style_pixels])
     return [scorer(pixels) for pixels in scored], (resolved.network, resolved.weights)
+
+
+def train(
+    config: str | os.PathLike | Config | Mapping,
+    overrides: Mapping[str, Any] | Sequence[str] = (),
+    *,
+    progress: bool = True,
+    **settings: Any,
+):
+    """What `nst train CONFIG` does: train a feed-forward network for the config's style on
+    train.photos (nst.runs.training); returns its TrainOutcome (.model_path, .run_dir,
+    .quality: the validation photos' mean readout). Ctrl-C saves a checkpoint for nst.resume."""
+    data, source = _settings_data(config)
+    resolved = _resolved(data, source, overrides, settings, training=True)
+    name = resolved.output.name or (
+        Path(config).stem if isinstance(config, (str, os.PathLike)) else "train"
+    )
+    _quiet_tensorflow()
+    from nst.runs import training
+
+    return training.train(resolved, name, show_progress=progress)
+
+
+_painters: dict[tuple, Any] = {}  # the last model loaded, kept for the next call
+
+
+def apply(
+    model: str | os.PathLike,
+    image: ImageLike | Sequence[str | os.PathLike],
+    *,
+    strength: float = 1.0,
+    preserve: str = "none",
+    size: int | None = None,
+    precision: str = "auto",
+    root: str = "runs",
+    progress: bool = True,
+):
+    """What `nst apply MODEL INPUT` does, with a network `nst train` made.
+
+    A photo (path, PIL image or array) gives the stylized PIL image, in memory, in
+    milliseconds once the model is loaded (the model stays loaded for the next call). A
+    folder, glob, clip or list of paths is written as the command writes it (a new directory
+    under `root`) and gives nst.runs.applying.ApplyOutcome. `strength` 0..1 mixes with the
+    photo; `preserve` "transfer" or "luminance" keeps the photo's colours; `size` is the
+    longest side (default: the photo's own).
+    """
+    _quiet_tensorflow()
+    from nst.runs import applying, clips
+
+    key = (os.fspath(model), strength, preserve, precision)
+    if key not in _painters:
+        _painters.clear()
+        _painters[key] = applying.Painter(model, strength, preserve, precision=precision)
+    painter = _painters[key]
+    many = not isinstance(image, (str, os.PathLike, Image.Image, np.ndarray))
+    if many or Path(image).is_dir() or clips.is_video_path(image) or "*" in str(image):
+        paths = [os.fspath(path) for path in image] if many else [os.fspath(image)]
+        return applying.apply(painter, paths, root=root, size=size, show_progress=progress)
+    if isinstance(image, (str, os.PathLike)):
+        pixels = images.load_image(image, max_size=size, role="photo")
+    else:
+        pixels = as_pixels(image, "photo")
+        if size is not None:
+            pixels = images.resize_longest_side(pixels, size)
+    painter.check_fits(*pixels.shape[:2], "the photo")
+    return Image.fromarray(images.to_uint8(painter(pixels)))
+
+
+def export(model: str | os.PathLike, format: str = "tflite", output=None) -> Path:
+    """What `nst export MODEL --format F` does: a SavedModel or a TFLite file (float16
+    weights) beside the model, or at `output`; returns its path."""
+    _quiet_tensorflow()
+    from nst.runs import export as exporting
+
+    return exporting.export(model, format, output)
 
 
 def _scored(image: ImageLike, role: str, side: int) -> np.ndarray:

@@ -27,8 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except RunInterrupted as interrupt:  # The run saved a checkpoint first.
         run_dir = interrupt.run_dir
+        kept = (
+            "interrupted.keras"
+            if Path(run_dir, "interrupted.keras").is_file()
+            else "interrupted.png"
+        )
         print(
-            f"nst: {interrupt}; saved {run_dir}/interrupted.png and a checkpoint. Resume with:\n"
+            f"nst: {interrupt}; saved {run_dir}/{kept} and a checkpoint. Resume with:\n"
             f"  nst resume {run_dir}\n  (or: make resume RUN={run_dir})",
             file=sys.stderr,
         )
@@ -54,16 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "config", metavar="CONFIG", help="YAML experiment config, e.g. configs/starry.yaml"
     )
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. --set optim.steps=200 loss.style_weight=1e3",
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_set_and_quiet(run, "optim.steps=200 loss.style_weight=1e3")
     _add_parallel_arguments(run, "images of a folder or glob content")
     run.add_argument(
         "--resume",
@@ -131,7 +127,154 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
     score.set_defaults(handler=_score)
+    _add_fast_commands(commands)
     return parser
+
+
+def _add_fast_commands(commands) -> None:
+    """train, apply, export: feed-forward networks (docs/fast.md)."""
+    train = commands.add_parser(
+        "train",
+        help="train a network that stylizes any photo in one pass",
+        description="Train a feed-forward network for CONFIG's style on train.photos with the "
+        "same loss as nst run (Johnson et al. 2016); its run directory holds model.keras for "
+        "nst apply.",
+    )
+    train.add_argument("config", metavar="CONFIG", help="e.g. configs/train/starry.yaml")
+    _add_set_and_quiet(train, "train.steps=500")
+    train.set_defaults(handler=_train)
+
+    apply = commands.add_parser(
+        "apply",
+        help="stylize photos, folders and clips with a trained network",
+        description="Stylize each INPUT (photos, folders or globs of photos, videos, GIFs) "
+        "with MODEL (a .keras file nst train made, e.g. models/starry.keras) into a new "
+        "directory under runs/apply/.",
+    )
+    apply.add_argument("model", metavar="MODEL", help="e.g. models/starry.keras")
+    apply.add_argument("inputs", metavar="INPUT", nargs="+", help="photos, folders or clips")
+    apply.add_argument(
+        "--size", type=int, default=None, help="longest side in px (default: each input's own)"
+    )
+    apply.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="0 gives the photo back, 1 the model's full look (default 1)",
+    )
+    apply.add_argument(
+        "--preserve",
+        choices=("none", "transfer", "luminance"),
+        default="none",
+        help="keep the photo's colours, as color.preserve in nst run (default none)",
+    )
+    apply.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+        default="auto",
+        help="auto: bfloat16 on CPUs that compute it natively, else float32",
+    )
+    apply.add_argument("--output", default=None, help="one photo's result file instead")
+    apply.add_argument("--root", default="runs", help="where runs/apply/ goes (default runs)")
+    apply.add_argument("--quiet", action="store_true", help="no progress bar on clips")
+    apply.set_defaults(handler=_apply)
+
+    export = commands.add_parser(
+        "export",
+        help="a trained network as a SavedModel or a TFLite file",
+        description="Write MODEL as a TensorFlow SavedModel or a TFLite flat buffer (float16 "
+        "weights), taking one photo of any size in [0, 1].",
+    )
+    export.add_argument("model", metavar="MODEL", help="e.g. models/starry.keras")
+    export.add_argument("--format", choices=("savedmodel", "tflite"), default="tflite")
+    export.add_argument("--output", default=None, help="default: beside MODEL")
+    export.set_defaults(handler=_export)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from nst.config import load_config
+
+    load_config(args.config, args.overrides, training=True)  # checked before TensorFlow loads
+    _load_tensorflow_quietly()
+    from nst import api
+    from nst.runs import run
+
+    try:
+        outcome = api.train(args.config, args.overrides, progress=not args.quiet)
+    except run.RunFailed as failure:
+        print(f"nst: {failure}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return _report_training(outcome)
+
+
+def _report_training(outcome) -> int:
+    minutes = outcome.seconds / 60
+    quality = outcome.quality
+    readout = (
+        f"; validation palette {quality['palette']:.3g}, strokes {quality['strokes']:.3g}"
+        if quality
+        else ""
+    )
+    print(f"{outcome.steps_done} steps in {minutes:.1f} min{readout}")
+    print(f"model: {outcome.model_path}")
+    print(f"  try: nst apply {outcome.model_path} assets/kodak/validation")
+    print(f"run directory: {outcome.run_dir}  (make tensorboard to see the curves)")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    if not Path(args.model).is_file():  # said before TensorFlow's seconds of loading
+        raise UserError(
+            f"model {args.model} does not exist: give a .keras file nst train made "
+            "(runs/<name>/<time>/model.keras, or models/starry.keras)"
+        )
+    _load_tensorflow_quietly()
+    from nst.runs import applying
+
+    painter = applying.Painter(args.model, args.strength, args.preserve, precision=args.precision)
+
+    def report(applied) -> None:
+        what = f"{applied.frames} frames, " if applied.frames > 1 else ""
+        flicker = (
+            f", warping error {applied.warping_error:.4g}"
+            if applied.warping_error is not None
+            else ""
+        )
+        print(f"{applied.output}: {what}{applied.seconds:.2f} s{flicker}", flush=True)
+
+    outcome = applying.apply(
+        painter,
+        args.inputs,
+        root=args.root,
+        size=args.size,
+        output=args.output,
+        on_result=report,
+        show_progress=not args.quiet,
+    )
+    if outcome.contact_sheet:
+        print(f"contact sheet: {outcome.contact_sheet}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    _load_tensorflow_quietly()
+    from nst import api
+
+    print(f"wrote {api.export(args.model, args.format, args.output)}")
+    return 0
+
+
+def _add_set_and_quiet(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override config values, e.g. --set {example}",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_parallel_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -193,6 +336,8 @@ def _finish(run_function, *args, **kwargs) -> int:
     except run.RunFailed as failure:
         print(f"nst: {failure}", file=sys.stderr)
         return EXIT_RUN_FAILED
+    if hasattr(outcome, "model_path"):  # a training run (nst train), resumed
+        return _report_training(outcome)
     if not isinstance(outcome, api.Result):
         return _report_clip(outcome)
     if outcome.stop_reason != "completed":

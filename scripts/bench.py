@@ -41,6 +41,7 @@ import time
 import warnings
 from pathlib import Path
 
+import bench_fast  # scripts/ is on the path when this file runs
 import keras
 import numpy as np
 import tensorflow as tf
@@ -527,6 +528,8 @@ def print_report(report: dict) -> None:
         print_defaults(report["defaults_run"])
     if "tiled" in report:
         print_tiled(report["tiled"])
+    if "fast" in report:
+        bench_fast.print_fast(report["fast"])
 
 
 def print_sections(report: dict) -> None:
@@ -655,11 +658,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--case",
-        choices=["standard", "run", "defaults", "tiled"],
+        choices=["standard", "run", "defaults", "tiled", "fast"],
         default="standard",
         help="standard: sections 1 to 4 (the default); run: section 4 alone; defaults: "
         "configs/starry.yaml end to end with the current defaults; tiled: evaluations whole "
-        "and tiled (--tiles)",
+        "and tiled (--tiles); fast: the feed-forward network (scripts/bench_fast.py)",
+    )
+    parser.add_argument(
+        "--model", default="models/starry.keras", help="--case fast: the model to export"
+    )
+    parser.add_argument(
+        "--train-config",
+        default="configs/train/starry.yaml",
+        help="--case fast: the config whose training step is timed",
+    )
+    parser.add_argument(
+        "--train-steps", type=int, default=10, help="--case fast: training steps timed (10)"
     )
     parser.add_argument(
         "--tiles",
@@ -713,7 +727,11 @@ def main(argv=None) -> None:
         print(json.dumps(measure_tiled_cell(int(size), tile, network)))
         return
     report = environment(args)
-    if args.case == "tiled":
+    if args.case == "fast":
+        report["fast"] = bench_fast.fast_case(
+            args.model, args.train_config, args.repeats, args.train_steps
+        )
+    elif args.case == "tiled":
         report["tiled"] = tiled_case(args.tiles, args.tiled_network)
     elif args.case == "defaults":
         report["defaults_run"] = defaults_run(args.size, args.overrides)

@@ -173,3 +173,15 @@ def test_image_too_small_for_the_deepest_layer_exits_2(experiment, capsys):
     assert cli.main(["run", str(config_path), "--quiet"]) == 2
     assert "image.size" in error_line(capsys)
     assert not experiment.runs_root.exists()
+
+
+def test_train_and_apply_refuse_bad_input_with_one_line_and_exit_2(tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text(f"style: s.png\ntrain: {{photos: {tmp_path / 'none'}}}\n")
+    assert cli.main(["train", str(config)]) == 2
+    assert "train.photos:" in capsys.readouterr().err
+    config.write_text("style: s.png\n")
+    assert cli.main(["train", str(config)]) == 2
+    assert "nst train needs train.photos" in capsys.readouterr().err
+    assert cli.main(["apply", str(tmp_path / "no.keras"), "x.jpg"]) == 2
+    assert "model" in capsys.readouterr().err

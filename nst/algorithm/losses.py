@@ -248,6 +248,13 @@ _STYLE_STATISTICS = {
 }
 
 
+def _statistic_class(style_loss: str):
+    if style_loss not in _STYLE_STATISTICS:
+        choices = ", ".join(_STYLE_STATISTICS)
+        raise ValueError(f"style_loss must be one of {choices}, got {style_loss!r}")
+    return _STYLE_STATISTICS[style_loss]
+
+
 def _position_weights(mask: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
     """position_weight_map, flattened as _flatten flattens the layer's positions."""
     return tf.reshape(position_weight_map(mask, size), [-1])
@@ -304,9 +311,7 @@ class StyleTransferLoss:
         style_masks: Sequence[tf.Tensor | np.ndarray | None] | None = None,
         palette_weight: float = 0.0,
     ):
-        if style_loss not in _STYLE_STATISTICS:
-            choices = ", ".join(_STYLE_STATISTICS)
-            raise ValueError(f"style_loss must be one of {choices}, got {style_loss!r}")
+        statistic = _statistic_class(style_loss)
         if style_masks is None:
             style_masks = [None] * len(style_images)
         if len(style_masks) != len(style_images):
@@ -336,7 +341,6 @@ class StyleTransferLoss:
         groups = style_groups(masks)
         self._masked = any(mask is not None for mask in masks)
 
-        statistic = _STYLE_STATISTICS[style_loss]
         style_statistics = [
             _style_statistics(feature_model, image, self._style_layers, statistic)
             for image in style_images
@@ -446,3 +450,104 @@ class WithTemporalTerm:
         if name.startswith("_"):  # not set yet (while copied or built): no wrapped loss to ask
             raise AttributeError(name)
         return getattr(self._loss, name)
+
+
+class PhotoBatchLoss:
+    """The same normalised terms as StyleTransferLoss for a batch of results, each against its
+    own photo: what trains a feed-forward network (nst.algorithm.training).
+
+    The style targets (the blended styles' statistics) and the palette are fixed; the content
+    targets are the photos' features, taken in the same forward pass as the results'. Each
+    term is computed per image, as for one image in `nst run` (content relative to that photo's
+    features, tv to its roughness), then averaged: so a weight means what it means in a run's
+    config. Style masks have no place here (a mask belongs to one photo).
+
+    Call with `results` and `photos` (B, H, W, 3) in [0, 1]; returns (per-image totals (B,),
+    terms): `terms` holds each term's batch mean as StyleTransferLoss names them.
+    """
+
+    def __init__(
+        self,
+        feature_model,
+        style_images: Sequence[tf.Tensor],
+        style_blend: Sequence[float],
+        content_layers: Mapping[str, float],
+        style_layers: Mapping[str, float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        style_loss: str = "gram",
+        palette_weight: float = 0.0,
+        crop_size: tuple[int, int] = (256, 256),
+    ):
+        statistic = _statistic_class(style_loss)
+        self._model = feature_model
+        self._content_layers = _normalised(content_layers)
+        self._style_layers = _normalised(style_layers)
+        self._content_weight = content_weight
+        self._style_weight = style_weight
+        self._tv_weight = tv_weight
+        style_images = [tf.convert_to_tensor(image, tf.float32) for image in style_images]
+        per_style = [
+            _style_statistics(feature_model, image, self._style_layers, statistic)
+            for image in style_images
+        ]
+        total = sum(style_blend)
+        self._style_targets = {
+            layer: statistic(
+                [
+                    (stats[layer], weight / total)
+                    for stats, weight in zip(per_style, style_blend, strict=True)
+                ]
+            )
+            for layer in self._style_layers
+        }
+        self._palette_weight = palette_weight
+        self._palette = None
+        if palette_weight > 0:
+            blended = [
+                (np.asarray(image), weight)
+                for image, weight in zip(style_images, style_blend, strict=True)
+            ]
+            self._palette = palette.PaletteLoss(blended, [None] * len(blended), crop_size)
+
+    def __call__(self, results: tf.Tensor, photos: tf.Tensor):
+        batch = results.shape[0]
+        features = self._model(tf.concat([results, photos], axis=0), training=False)
+        per_image = {name: [] for name in ("content", "style", "tv", "palette")}
+        layer_terms = {f"content/{layer}": [] for layer in self._content_layers}
+        layer_terms |= {f"style/{layer}": [] for layer in self._style_layers}
+        for index in range(batch):
+            result, photo = results[index : index + 1], photos[index : index + 1]
+            content = []
+            for layer, layer_weight in self._content_layers.items():
+                target = tf.stop_gradient(features[layer][batch + index])
+                output = features[layer][index]
+                error = tf.reduce_mean(tf.square(output - target))
+                scale = tf.maximum(tf.reduce_mean(tf.square(target)), _VARIANCE_FLOOR)
+                term = self._content_weight * layer_weight * error / scale
+                layer_terms[f"content/{layer}"].append(term)
+                content.append(term)
+            style = []
+            for layer, layer_weight in self._style_layers.items():
+                target = self._style_targets[layer]
+                flat = _flatten(features[layer][index : index + 1])
+                term = (
+                    self._style_weight
+                    * layer_weight
+                    * target.distance(target.statistics(flat, None))
+                )
+                layer_terms[f"style/{layer}"].append(term)
+                style.append(term)
+            per_image["content"].append(tf.add_n(content))
+            per_image["style"].append(tf.add_n(style))
+            smoothness = tf.maximum(roughness(photo), _MIN_CONTENT_ROUGHNESS)
+            per_image["tv"].append(self._tv_weight * roughness(result) / smoothness)
+            per_image["palette"].append(
+                self._palette_weight * self._palette(result) if self._palette else tf.constant(0.0)
+            )
+        stacked = {name: tf.stack(values) for name, values in per_image.items()}
+        totals = tf.add_n(list(stacked.values()))
+        terms = {name: tf.reduce_mean(values) for name, values in stacked.items()}
+        terms |= {name: tf.reduce_mean(tf.stack(values)) for name, values in layer_terms.items()}
+        return totals, terms

@@ -7,6 +7,7 @@ from nst.config.loading import (
     config_from_dict,
     config_to_dict,
     dump_config,
+    is_training_file,
     load_config,
 )
 from nst.config.schema import (
@@ -21,6 +22,7 @@ from nst.config.schema import (
     OutputConfig,
     ScalesConfig,
     StyleImage,
+    TrainConfig,
     VideoConfig,
     describe_settings,
     used_layers,
@@ -39,12 +41,14 @@ __all__ = [
     "OutputConfig",
     "ScalesConfig",
     "StyleImage",
+    "TrainConfig",
     "VideoConfig",
     "check_key",
     "config_from_dict",
     "config_to_dict",
     "describe_settings",
     "dump_config",
+    "is_training_file",
     "load_config",
     "used_layers",
 ]

@@ -30,13 +30,24 @@ def load_config(
     path: str | os.PathLike,
     overrides: Sequence[str] = (),
     override_source: str = OVERRIDE_SOURCE,
+    training: bool = False,
 ) -> Config:
     """Read a YAML file, apply `key=value` overrides in order, validate, return a frozen Config.
 
     Errors in an override name `override_source` (`--set`, or a sweep member) as their origin.
+    `training` reads an `nst train` config: train.photos is required and content, which such a
+    config need not have, defaults to it.
     """
     source = os.fspath(path)
-    return _resolve(read_yaml_file(source), source, overrides, override_source)
+    return _resolve(read_yaml_file(source), source, overrides, override_source, training)
+
+
+def is_training_file(path: str | os.PathLike) -> bool:
+    """An `nst train` config: one with train.photos and no content of its own (a sweep over
+    it trains a network per member)."""
+    data = read_yaml_file(os.fspath(path))
+    train = data.get("train") if isinstance(data, dict) else None
+    return isinstance(train, dict) and "photos" in train and "content" not in data
 
 
 def check_key(key: str, source: str) -> None:
@@ -68,10 +79,11 @@ def config_from_dict(
     source: str,
     overrides: Sequence[str] = (),
     override_source: str = OVERRIDE_SOURCE,
+    training: bool = False,
 ) -> Config:
     """Validate a mapping as read from YAML, then `key=value` overrides; `source` and
-    `override_source` are what error messages name."""
-    return _resolve(data, source, overrides, override_source)
+    `override_source` are what error messages name; `training` as for load_config."""
+    return _resolve(data, source, overrides, override_source, training)
 
 
 def config_to_dict(config: Config) -> dict:
@@ -85,7 +97,11 @@ def dump_config(config: Config) -> str:
 
 
 def _resolve(
-    data: typing.Any, source: str, overrides: Sequence[str], override_source: str
+    data: typing.Any,
+    source: str,
+    overrides: Sequence[str],
+    override_source: str,
+    training: bool = False,
 ) -> Config:
     if not isinstance(data, dict):
         got = "an empty file" if data is None else show_value(data)
@@ -97,6 +113,14 @@ def _resolve(
     tree = _parse_section(Config, data, "", source, origins)
     for override in overrides:
         _apply_override(tree, override, origins, override_source)
+    if training:
+        photos = tree.get("train", {}).get("photos", "")
+        if not str(photos).strip():
+            raise errors.UserError(
+                f"{source}: nst train needs train.photos, the folder or glob of photos to learn "
+                "from; add a section like 'train: {photos: assets/kodak/train}'"
+            )
+        tree.setdefault("content", photos)
     config = _construct(Config, tree, "", source)
     _check_layer_names(config, origins, source)
     return config

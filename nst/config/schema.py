@@ -345,6 +345,59 @@ class VideoConfig:
     )
 
 
+# Feed-forward training (nst train; nst.runs.training). The loss is the run's: the same
+# layers, weights and model, so a run config's look carries over.
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    photos: str = setting(
+        "",
+        "nst train: the folder or glob of photos the network learns from (COCO, your own)",
+    )
+    validation: str = setting(
+        "",
+        "nst train: a folder, glob or list file of photos kept out of training, stylized at "
+        "image.size every validate_every steps; empty = none",
+    )
+    width: str = setting(
+        "half",
+        "the network's filters: full (Johnson et al.) or half (a quarter of the work, as "
+        "jcjohnson's released models)",
+        choices=("full", "half"),
+    )
+    size: int = setting(
+        256,
+        "side of the square random crops trained on, px; the photos are first resized to "
+        "image.size on their longest side, so image.size is the size the model is made for",
+        check=_between(32, 4096),
+        allowed="between 32 and 4096",
+    )
+    jitter: float = setting(
+        0.2,
+        "photos are resized by a random factor in [1 - jitter, 1 + jitter] before cropping",
+        check=_between(0, 0.9),
+        allowed="between 0 and 0.9",
+    )
+    flip: bool = setting(True, "mirror half the crops left to right")
+    batch: int = setting(
+        4, "crops per step (split over the GPUs)", check=_between(1, 1024), allowed="1 to 1024"
+    )
+    steps: int = setting(
+        2000,
+        "optimiser steps",
+        check=lambda v: 1 <= v <= 10**8,
+        allowed="between 1 and 100000000",
+    )
+    learning_rate: float = setting(
+        1e-3, "Adam's learning rate", check=lambda v: 0 < v < 1, allowed="between 0 and 1"
+    )
+    validate_every: int = setting(
+        250,
+        "steps between the validation photos' results in TensorBoard; 0 = only at the end",
+        check=lambda v: v >= 0,
+        allowed="at least 0 (0 = only at the end)",
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class OutputConfig:
     root: str = setting(
@@ -395,6 +448,7 @@ class Config:
     )
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
     video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
 

@@ -60,17 +60,18 @@ def is_video_path(path) -> bool:
     return suffix in VIDEO_SUFFIXES
 
 
-def frame_paths(pattern, kind: str = "frames") -> list[Path]:
+def frame_paths(pattern, kind: str = "frames", key: str = "content") -> list[Path]:
     """The image files (FRAME_SUFFIXES) of a folder, or those a glob pattern ('frames/*.png')
     matches, in natural name order (frame2 before frame10). `kind` names them in errors:
-    "frames" (a clip's) or "images" (a batch of stills, nst.runs.batch)."""
+    "frames" (a clip's) or "images" (a batch of stills, nst.runs.batch); `key` is the setting
+    that named them."""
     example = "'frames/*.png'" if kind == "frames" else "'photos/*.jpg'"
     folder = Path(pattern)
     if folder.is_dir():
         paths = [path for path in folder.iterdir() if _is_frame_file(path)]
         if not paths:
             raise UserError(
-                f"content: folder {images._show_path(folder)} holds no image files "
+                f"{key}: folder {images._show_path(folder)} holds no image files "
                 f"({', '.join(FRAME_SUFFIXES)}): give a folder of {kind} or a pattern such as "
                 f"{example}"
             )
@@ -78,7 +79,7 @@ def frame_paths(pattern, kind: str = "frames") -> list[Path]:
         paths = [Path(match) for match in glob.glob(str(pattern)) if _is_frame_file(Path(match))]
         if not paths:
             raise UserError(
-                f"content: no image files match {images._show_path(pattern)}: give a folder of "
+                f"{key}: no image files match {images._show_path(pattern)}: give a folder of "
                 f"{kind} or a pattern such as {example} (relative to the current directory, "
                 f"{os.getcwd()})"
             )

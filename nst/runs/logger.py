@@ -100,7 +100,7 @@ class RunLogger:
         self._writer = tf.summary.create_file_writer(str(run_dir))
         step, seconds = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
         if resumed:  # Lines after the checkpoint's step are computed again: no duplicates.
-            _keep_metrics_up_to(run_dir / "metrics.jsonl", step)
+            keep_metrics_up_to(run_dir / "metrics.jsonl", step)
         self._metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
         self._started = time.perf_counter() - seconds
         self._last_image = None
@@ -288,7 +288,7 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
-def _keep_metrics_up_to(path: Path, step: int) -> None:
+def keep_metrics_up_to(path: Path, step: int) -> None:
     """Drop metrics.jsonl's lines after `step` (and a line a kill cut short), atomically."""
     kept = []
     for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:

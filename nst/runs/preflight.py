@@ -88,7 +88,7 @@ SKIP_MEMORY_CHECK = "NST_SKIP_MEMORY_CHECK"
 
 # Fitted to the calibration runs (module docstring), rounded up so that estimates are at or just
 # above their measurements: 0.99-1.17x of each.
-_RUNTIME_BYTES = 850 * MIB  # TensorFlow, Keras, TFP, NumPy, the VGG weights, the traced graphs
+RUNTIME_BYTES = 850 * MIB  # TensorFlow, Keras, TFP, NumPy, the VGG weights, the traced graphs
 # The backward pass keeps every activation once, and works through the largest layer (block1's,
 # at full resolution) with its gradient and the convolutions' scratch space: 4 of those.
 _LARGEST_LAYER_COPIES = 4
@@ -107,7 +107,7 @@ _CHECKPOINT_COPY_SHARE = 1.15
 _MIXED_PRECISION_SHARE = 0.8
 _PRE_RELU_SHARE = 1.3
 _GPU_RUNTIME_BYTES = 1 * GIB  # cuDNN workspaces and allocator slack: a guess, not measured
-_USABLE_SHARE = 0.9  # of the free memory; the rest is left to the system
+USABLE_SHARE = 0.9  # of the free memory; the rest is left to the system
 _ROUND_SIZES_TO = 32  # suggested image sizes are multiples of this
 _ROUND_TILES_TO = 64  # and chosen tile sides of this
 # A tiled evaluation's image-sized arrays besides the optimiser's: the sum of the tiles'
@@ -139,8 +139,8 @@ class MemoryEstimate:
     def describe(self) -> str:
         """'about 31.2 GiB (network 18.0, L-BFGS state 12.6, runtime 0.8)'."""
         return (
-            f"about {_gib(self.total)} GiB (network {_gib(self.network)}, "
-            f"{self.optimizer_label} {_gib(self.optimizer)}, runtime {_gib(self.runtime)})"
+            f"about {gib(self.total)} GiB (network {gib(self.network)}, "
+            f"{self.optimizer_label} {gib(self.optimizer)}, runtime {gib(self.runtime)})"
         )
 
 
@@ -185,7 +185,7 @@ def check_run(
     if available is None:
         config = _untiled(config)
     else:
-        usable = available.size * _USABLE_SHARE
+        usable = available.size * USABLE_SHARE
         config, note = fit_memory(config, height, width, usable, available.what, available.on_gpu)
         if note:
             print(f"nst: {note}", file=sys.stderr, flush=True)
@@ -237,7 +237,7 @@ def fit_memory(
         tiled = _with_tile(config, str(tile))
         return (
             tiled,
-            f"{shape} does not fit {_gib(usable)} GiB of {what} whole: " + _tiled(tiled),
+            f"{shape} does not fit {gib(usable)} GiB of {what} whole: " + _tiled(tiled),
         )
     optim = config.optim
     preferred = max(smallest, min(_PREFERRED_TILE, longest - 1))
@@ -252,9 +252,9 @@ def fit_memory(
             shorter = _with_optim(config, history=history)
             tiled = _with_tile(shorter, str(largest_tile(shorter)))
             return tiled, (
-                f"{shape} does not fit {_gib(usable)} GiB of {what} as configured: "
+                f"{shape} does not fit {gib(usable)} GiB of {what} as configured: "
                 f"{_tiled(tiled)}, and L-BFGS keeps {history} correction pairs "
-                f"(optim.history={optim.history} would need about {_gib(configured)} GiB)"
+                f"(optim.history={optim.history} would need about {gib(configured)} GiB)"
             )
     if optim.name == "lbfgs":
         adam = _with_optim(config, name="adam")
@@ -262,7 +262,7 @@ def fit_memory(
         if tile is not None:
             tiled = _with_tile(adam, str(tile))
             return tiled, (
-                f"{shape} does not fit {_gib(usable)} GiB of {what} with L-BFGS: "
+                f"{shape} does not fit {gib(usable)} GiB of {what} with L-BFGS: "
                 f"{_tiled(tiled)}, optimised with Adam (optim.name=adam, "
                 f"optim.learning_rate={optim.learning_rate}): its state is a few image-sized "
                 "arrays"
@@ -327,7 +327,7 @@ def estimate_memory(
         copied = _checkpoint_copy_vectors(config)
         optimizer += round(_CHECKPOINT_COPY_SHARE * copied * height * width * 12)
     label = "Adam state" if config.optim.name == "adam" else "L-BFGS state"
-    runtime = _GPU_RUNTIME_BYTES if on_gpu else _RUNTIME_BYTES
+    runtime = _GPU_RUNTIME_BYTES if on_gpu else RUNTIME_BYTES
     return MemoryEstimate(runtime, network, optimizer, label)
 
 
@@ -336,12 +336,12 @@ def _network_bytes(config: Config, height: int, width: int) -> int:
     tile = stylize.tile_size(config)
     if tile is not None and max(height, width) > tile:
         return _tiled_network_bytes(config, height, width, tile)
-    total, largest = _activation_values(config, height, width)
+    total, largest = activation_values(config, height, width)
     train = total + _LARGEST_LAYER_COPIES * largest
     # The style images go forward once, without a gradient, before the optimisation; their
     # shape is not read, so they count as squares (at most the same longest side).
     style_side = max(16, round(max(height, width) * config.image.style_scale))
-    style, _ = _activation_values(config, style_side, style_side)
+    style, _ = activation_values(config, style_side, style_side)
     return round(max(train, style) * _activation_bytes(config))
 
 
@@ -351,7 +351,7 @@ def _tiled_network_bytes(config: Config, height: int, width: int, tile: int) -> 
     at the content layers (the targets) and a few image-sized arrays (the gradient's sum, the
     pixel terms and their gradient)."""
     grid = tiling.plan_grid(height, width, tile, config.model.network, used_layers(config))
-    total, largest = _activation_values(config, grid.rows.tile, grid.cols.tile)
+    total, largest = activation_values(config, grid.rows.tile, grid.cols.tile)
     activations = (total + _LARGEST_LAYER_COPIES * largest) * _activation_bytes(config)
     targets = 0
     for layer, weight in config.layers.content.items():
@@ -385,7 +385,7 @@ def _state_vectors(config: Config) -> int:
     return 2 * config.optim.history + 3 if config.optim.name == "lbfgs" else 3
 
 
-def _activation_values(config: Config, height: int, width: int) -> tuple[int, int]:
+def activation_values(config: Config, height: int, width: int) -> tuple[int, int]:
     """Values one forward pass produces up to the deepest layer the loss reads: (all, the
     largest layer's)."""
     weighted = {**config.layers.content, **config.layers.style}
@@ -427,7 +427,7 @@ def check_memory(
     that would fit, each with its estimate.
     """
     estimate = estimate_memory(config, height, width, on_gpu)
-    usable = available_bytes * _USABLE_SHARE
+    usable = available_bytes * USABLE_SHARE
     if estimate.total <= usable:
         return
     fixes = _fixes(config, height, width, usable, on_gpu)
@@ -437,7 +437,7 @@ def check_memory(
         advice = f"free some {what}"
     raise UserError(
         f"image.size={config.image.size} ({width}x{height} px) needs {estimate.describe()} "
-        f"but {_gib(available_bytes)} GiB of {what} is free: {advice}; "
+        f"but {gib(available_bytes)} GiB of {what} is free: {advice}; "
         f"{SKIP_MEMORY_CHECK}=1 runs it anyway"
     )
 
@@ -463,22 +463,22 @@ def _fixes(config: Config, height: int, width: int, usable: float, on_gpu: bool)
                     if tiled.optim.name == config.optim.name
                     else f"optim.name={tiled.optim.name}"
                 )
-            fixes.append(f"image.tile=auto ({', '.join(changes)}; about {_gib(total(tiled))} GiB)")
+            fixes.append(f"image.tile=auto ({', '.join(changes)}; about {gib(total(tiled))} GiB)")
     size = _largest(16, config.image.size - 1, lambda s: total(_with_size(config, s), s) <= usable)
     if size is not None:
         if size >= 2 * _ROUND_SIZES_TO:
             size -= size % _ROUND_SIZES_TO
-        fixes.append(f"image.size={size} (about {_gib(total(_with_size(config, size), size))} GiB)")
+        fixes.append(f"image.size={size} (about {gib(total(_with_size(config, size), size))} GiB)")
     if config.optim.name == "lbfgs":
         history = _largest(
             1, config.optim.history - 1, lambda h: total(_with_optim(config, history=h)) <= usable
         )
         if history is not None:
             cost = total(_with_optim(config, history=history))
-            fixes.append(f"optim.history={history} (about {_gib(cost)} GiB)")
+            fixes.append(f"optim.history={history} (about {gib(cost)} GiB)")
         adam = total(_with_optim(config, name="adam"))
         if adam <= usable:
-            fixes.append(f"optim.name=adam (about {_gib(adam)} GiB)")
+            fixes.append(f"optim.name=adam (about {gib(adam)} GiB)")
     return fixes
 
 
@@ -630,8 +630,8 @@ def check_disk(
     needed = estimate_disk(config, height, width) + extra_bytes
     if needed > free:
         raise UserError(
-            f"output.root: '{output_dir}' has {_gib(free)} GiB free on its disk but the run "
-            f"writes up to about {_gib(needed)} GiB (image.size={config.image.size}, snapshots "
+            f"output.root: '{output_dir}' has {gib(free)} GiB free on its disk but the run "
+            f"writes up to about {gib(needed)} GiB (image.size={config.image.size}, snapshots "
             f"every log.snapshot_every={config.log.snapshot_every} steps, TensorBoard images "
             f"every log.image_every={config.log.image_every}, checkpoints): free some space, "
             "choose another output.root or raise those intervals (0 = off)"
@@ -644,5 +644,5 @@ def _resized(height: int, width: int, size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _gib(size: float) -> str:
+def gib(size: float) -> str:
     return f"{size / GIB:.1f}"

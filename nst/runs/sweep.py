@@ -45,7 +45,9 @@ class Member:
     overrides: tuple[str, ...]  # "key=value" strings for nst.config.load_config
 
     def load_config(self, base: str) -> nst_config.Config:
-        return nst_config.load_config(base, self.overrides, f"sweep member {self.name}")
+        training = nst_config.is_training_file(base)  # a sweep over nst train's keys
+        source = f"sweep member {self.name}"
+        return nst_config.load_config(base, self.overrides, source, training=training)
 
 
 @dataclasses.dataclass(frozen=True)

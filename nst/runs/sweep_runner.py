@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.config import load_config
+from nst.config import is_training_file, load_config
 from nst.errors import UserError
 from nst.runs import checkpoints, report
 from nst.runs.report import MemberResult
@@ -65,7 +65,8 @@ def run_sweep(
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     if executor not in EXECUTORS:
         raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    root = Path(load_config(sweep.base).output.root)  # Also checks the base config up front.
+    base_config = load_config(sweep.base, training=is_training_file(sweep.base))
+    root = Path(base_config.output.root)  # Also checks the base config up front.
     sweep_dir = _latest_sweep_dir(root, sweep) if resume else _new_sweep_dir(root, sweep)
 
     finished: dict[str, MemberResult] = {}
@@ -140,7 +141,20 @@ def _run_member(task: _Task, threads: int | None) -> MemberResult:
         from nst.runs import run  # TensorFlow loads here, after the thread limit is in the env.
 
         _limit_threads(threads)
-        if task.resume:
+        if is_training_file(task.base):  # each member trains a network (nst train)
+            from nst.runs import training
+
+            if task.resume:
+                outcome = training.resume(Path(task.run_dir), show_progress=False)
+            else:
+                outcome = training.train(
+                    config,
+                    task.member.name,
+                    show_progress=False,
+                    run_dir=Path(task.run_dir),
+                    hparams=task.member.values,
+                )
+        elif task.resume:
             outcome = run.resume(Path(task.run_dir), show_progress=False)
         else:
             outcome = run.execute(
