@@ -650,6 +650,7 @@ def apply(
     precision: str = "auto",
     root: str = "runs",
     progress: bool = True,
+    temporal: float | None = None,
 ):
     """What `nst apply MODEL INPUT` does, with a network `nst train` made.
 
@@ -658,7 +659,7 @@ def apply(
     folder, glob, clip or list of paths is written as the command writes it (a new directory
     under `root`) and gives nst.runs.applying.ApplyOutcome. `strength` 0..1 mixes with the
     photo; `preserve` "transfer" or "luminance" keeps the photo's colours; `size` is the
-    longest side (default: the photo's own).
+    longest side (default: the photo's own); `temporal` is a clip's `--temporal`.
     """
     _quiet_tensorflow()
     from nst.runs import applying, clips
@@ -671,7 +672,10 @@ def apply(
     many = not isinstance(image, (str, os.PathLike, Image.Image, np.ndarray))
     if many or Path(image).is_dir() or clips.is_video_path(image) or "*" in str(image):
         paths = [os.fspath(path) for path in image] if many else [os.fspath(image)]
-        return applying.apply(painter, paths, root=root, size=size, show_progress=progress)
+        hold = applying.TEMPORAL if temporal is None else temporal
+        return applying.apply(
+            painter, paths, root=root, size=size, show_progress=progress, temporal=hold
+        )
     if isinstance(image, (str, os.PathLike)):
         pixels = images.load_image(image, max_size=size, role="photo")
     else:

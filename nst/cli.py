@@ -174,6 +174,13 @@ def _add_fast_commands(commands) -> None:
         default="auto",
         help="auto: bfloat16 on CPUs that compute it natively, else float32",
     )
+    apply.add_argument(
+        "--temporal",
+        type=float,
+        default=None,
+        help="clips: how much of the previous frame's picture each frame keeps where the "
+        "optical flow is reliable, 0 to below 1 (default: docs/fast.md)",
+    )
     apply.add_argument("--output", default=None, help="one photo's result file instead")
     apply.add_argument("--root", default="runs", help="where runs/apply/ goes (default runs)")
     apply.add_argument("--quiet", action="store_true", help="no progress bar on clips")
@@ -232,6 +239,14 @@ def _apply(args: argparse.Namespace) -> int:
     from nst.runs import applying
 
     painter = applying.Painter(args.model, args.strength, args.preserve, precision=args.precision)
+    made_for = painter.info.get("image_size")
+    if made_for and args.size and args.size > 2 * made_for:
+        print(
+            f"nst: {args.model} was trained for {made_for} px: at {args.size} px its strokes are "
+            f"{args.size / made_for:.1f}x smaller relative to the picture (docs/fast.md "
+            "'Stroke size')",
+            file=sys.stderr,
+        )
 
     def report(applied) -> None:
         what = f"{applied.frames} frames, " if applied.frames > 1 else ""
@@ -250,6 +265,7 @@ def _apply(args: argparse.Namespace) -> int:
         output=args.output,
         on_result=report,
         show_progress=not args.quiet,
+        temporal=applying.TEMPORAL if args.temporal is None else args.temporal,
     )
     if outcome.contact_sheet:
         print(f"contact sheet: {outcome.contact_sheet}")

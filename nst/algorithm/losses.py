@@ -462,6 +462,10 @@ class PhotoBatchLoss:
     features, tv to its roughness), then averaged: so a weight means what it means in a run's
     config. Style masks have no place here (a mask belongs to one photo).
 
+    The palette is compared at the pooling of a `picture_side` px picture (the size the
+    network is trained for): colours averaged over the areas the palette of such a picture
+    reads, not pixel by pixel, which would teach a fine hatching of the painting's colours.
+
     Call with `results` and `photos` (B, H, W, 3) in [0, 1]; returns (per-image totals (B,),
     terms): `terms` holds each term's batch mean as StyleTransferLoss names them.
     """
@@ -479,6 +483,7 @@ class PhotoBatchLoss:
         style_loss: str = "gram",
         palette_weight: float = 0.0,
         crop_size: tuple[int, int] = (256, 256),
+        picture_side: int | None = None,
     ):
         statistic = _statistic_class(style_loss)
         self._model = feature_model
@@ -509,7 +514,13 @@ class PhotoBatchLoss:
                 (np.asarray(image), weight)
                 for image, weight in zip(style_images, style_blend, strict=True)
             ]
-            self._palette = palette.PaletteLoss(blended, [None] * len(blended), crop_size)
+            # A crop's colours are averaged as those of the picture it is a part of (of longest
+            # side `picture_side`), so the colour areas come out the size the optimisation's do.
+            factor = palette.pooling_factor(picture_side, picture_side) if picture_side else 1
+            factor = min(factor, *crop_size)
+            self._palette = palette.PaletteLoss(
+                blended, [None] * len(blended), crop_size, pooling=factor
+            )
 
     def __call__(self, results: tf.Tensor, photos: tf.Tensor):
         batch = results.shape[0]

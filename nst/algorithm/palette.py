@@ -79,8 +79,12 @@ class PaletteLoss:
         styles: Sequence[tuple[np.ndarray, float]],
         masks: Sequence[np.ndarray | None],
         image_size: tuple[int, int],
+        pooling: int | None = None,
     ):
-        self._factor = pooling_factor(*image_size)
+        """`pooling` overrides the averaging `pooling_factor` gives `image_size`: a training
+        crop is pooled as the whole picture it stands for will be (nst.algorithm.losses'
+        PhotoBatchLoss)."""
+        self._factor = pooling or pooling_factor(*image_size)
         pooled_size = (image_size[0] // self._factor, image_size[1] // self._factor)
         self._directions = tf.constant(_directions())
         total = sum(weight for _, weight in styles)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+import tqdm.auto
 
 from nst import images
 from nst.algorithm import color, flow, sequence, transformer
@@ -30,6 +31,9 @@ from nst.runs.run_dirs import create_run_dir
 from nst.runs.training import load_network
 
 PRESERVE = ("none", "transfer", "luminance")
+# A clip's frames hold this much of the previous picture along the flow (`hold_strokes`):
+# docs/fast.md measures the flicker it leaves.
+TEMPORAL = 0.0
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -128,8 +132,12 @@ def apply(
     output: str | None = None,
     on_result: Callable[[Applied], None] | None = None,
     show_progress: bool = True,
+    temporal: float = TEMPORAL,
 ) -> ApplyOutcome:
-    """Stylize every input into a new directory under `root` (or one photo into `output`)."""
+    """Stylize every input into a new directory under `root` (or one photo into `output`);
+    a clip's frames hold `temporal` of the previous picture where the flow is reliable."""
+    if not 0.0 <= temporal < 1.0:
+        raise UserError(f"--temporal {temporal}: give a value from 0 (off) to below 1")
     paths = expand_inputs(inputs)
     if size is not None and not 16 <= size <= 16384:
         raise UserError(f"--size {size}: give a longest side between 16 and 16384 px")
@@ -149,7 +157,7 @@ def apply(
     try:
         for path in paths:
             if clips.is_video_path(path):
-                applied = _apply_clip(painter, path, out_dir, size, show_progress)
+                applied = _apply_clip(painter, path, out_dir, size, temporal, show_progress)
             else:
                 target = Path(output) if output else out_dir / f"{path.stem}.png"
                 applied = _apply_photo(painter, path, target, size)
@@ -200,21 +208,23 @@ def _apply_photo(painter: Painter, path: Path, target: Path, size: int | None) -
     return Applied(path, target, seconds)
 
 
-def _apply_clip(painter: Painter, path: Path, out_dir: Path, size, show_progress) -> Applied:
-    import tqdm.auto
-
+def _apply_clip(
+    painter: Painter, path: Path, out_dir: Path, size, temporal: float, show_progress
+) -> Applied:
     clip = clips.read_video(path, max_size=size, role="clip")
     height, width = clip.frames[0].shape[:2]
     painter.check_fits(height, width, str(path))
     results, seconds, errors = [], 0.0, []
-    for index, frame in enumerate(
-        tqdm.auto.tqdm(clip.frames, unit="frame", disable=not show_progress, desc=path.name)
-    ):
+    frames = tqdm.auto.tqdm(clip.frames, unit="frame", disable=not show_progress, desc=path.name)
+    for index, frame in enumerate(frames):
         started = time.perf_counter()
-        results.append(painter(frame))
+        result = painter(frame)
+        link = flow.link_frames(clip.frames[index - 1], frame) if index else None
+        if link is not None and temporal > 0:
+            result = hold_strokes(result, results[-1], link, temporal)
         seconds += time.perf_counter() - started
-        if index:
-            link = flow.link_frames(clip.frames[index - 1], frame)
+        results.append(result)
+        if link is not None:
             errors.append(sequence.warping_error(results[-1], results[-2], link))
     suffix = ".gif" if path.suffix.lower() == ".gif" else ".mp4"
     target = out_dir / f"{path.stem}{suffix}"
@@ -222,6 +232,18 @@ def _apply_clip(painter: Painter, path: Path, out_dir: Path, size, show_progress
     write(target, results, clip.fps)
     error = float(np.nanmean(errors)) if errors else None
     return Applied(path, target, seconds, len(results), error)
+
+
+def hold_strokes(
+    result: np.ndarray, previous: np.ndarray, link: flow.FrameLink, temporal: float
+) -> np.ndarray:
+    """The frame's picture mixed with the previous frame's, warped along the optical flow into
+    this frame, by `temporal` where the flow is reliable (nowhere else): a network sees each
+    frame afresh, so its strokes shimmer where the photo barely changed; this holds them on
+    what they paint (as Bonneel et al. 2015 smooth a per-frame filter along the flow)."""
+    warped = flow.warp(previous, link.backward_flow)
+    weight = temporal * link.reliable[..., None]
+    return ((1 - weight) * result + weight * warped).astype(np.float32)
 
 
 def _record(applied: Applied) -> dict:

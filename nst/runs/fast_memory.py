@@ -4,10 +4,11 @@ made before anything is built, as nst.runs.preflight does for `nst run`.
 Training holds, per crop, the transformer's activations and the feature network's for the
 result and the photo (both kept for the backward pass); applying holds a few of the
 transformer's largest activations at the output size (no backward pass). The activation counts
-are exact; the factors on them were calibrated by peak RSS on the 2-core development CPU:
+are exact; the factors on them were calibrated by peak RSS ("Maximum resident set size" of
+/usr/bin/time -v) on the 2-core development CPU, float32:
 
-    /usr/bin/time -v nst train ... train.size=S train.batch=B train.steps=3   (training)
-    /usr/bin/time -v nst apply MODEL photo.jpg --size S                         (applying)
+    nst apply models/starry.keras photo_1920x1080.png --precision float32   1.57 GiB (est. 1.57)
+    nst train configs/train/starry.yaml (128 px crops, batch 4)   1.39-1.53 GiB mid-run (est. 1.56)
 """
 
 import dataclasses
@@ -25,9 +26,11 @@ _WIDTH_SHARE = {"full": 1.0, "half": 0.5}
 # padded input) and per residual block (two of each).
 _TRAIN_TENSORS_PER_STAGE = 4
 _RESIDUAL_TENSORS = 5 * 9
-# Forward only: the widest layer's input, its output and the padding copy are alive at once.
-_APPLY_LIVE_COPIES = 4
+# Forward only: the widest layer's input, its output, the padding copy and the convolution's
+# scratch are alive at once (measured: about 6 of the largest activation).
+_APPLY_LIVE_COPIES = 6
 _GRADIENT_SHARE = 2.0  # the backward pass's gradients, as large as what it keeps
+_PHOTO_CACHE_BYTES = 256 * 2**20  # nst.runs.training.PHOTO_CACHE_BYTES: decoded photos
 
 
 def transformer_values(width: str, height: int, side_width: int, live_only: bool) -> int:
@@ -52,7 +55,8 @@ def training_bytes(config: Config) -> int:
     side, batch = config.train.size, config.train.batch
     features, _ = preflight.activation_values(config, side, side)
     values = batch * (2 * features + transformer_values(config.train.width, side, side, False))
-    return preflight.RUNTIME_BYTES + int(values * 4 * _GRADIENT_SHARE)
+    held = preflight.RUNTIME_BYTES + _PHOTO_CACHE_BYTES
+    return held + int(values * 4 * _GRADIENT_SHARE)
 
 
 def applying_bytes(width: str, height: int, side_width: int) -> int:

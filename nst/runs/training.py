@@ -55,8 +55,8 @@ _TRAIN_HPARAMS = (
     "train.jitter",
     "loss.palette_weight",
 )
-# Decoded photos kept in memory (as 8-bit): a small folder is read from disk once.
-_PHOTOS_KEPT = 512
+# Decoded photos kept in memory, as 8-bit: a small folder is read from disk once.
+PHOTO_CACHE_BYTES = 256 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +96,9 @@ class Photos:
         self._crop = config.train.size
         self._jitter, self._flip = config.train.jitter, config.train.flip
         self._batch, self._seed = config.train.batch, config.seed
+        self._longest = round(2 * self._long_side * (1 + self._jitter))  # all a crop needs
+        kept = max(8, PHOTO_CACHE_BYTES // (self._longest**2 * 3))
+        self._load = functools.lru_cache(maxsize=kept)(self._decode)
 
     def batch(self, step: int) -> np.ndarray:
         """The (batch, size, size, 3) crops trained on at `step`."""
@@ -112,21 +115,20 @@ class Photos:
             pixels = self._load(index)
             if pixels is not None:
                 chosen = dataclasses.replace(crop, photo=index)
-                return training.cut_crop(pixels, chosen, self._long_side, self._crop)
+                photo = pixels.astype(np.float32) / 255.0
+                return training.cut_crop(photo, chosen, self._long_side, self._crop)
         raise UserError("train.photos: none of the photos could be decoded")
 
-    @functools.lru_cache(maxsize=_PHOTOS_KEPT)  # noqa: B019 (one Photos per run)
-    def _load(self, index: int) -> np.ndarray | None:
+    def _decode(self, index: int) -> np.ndarray | None:
+        """The photo in 8 bits, no larger than any crop needs; None if it can't be decoded."""
         try:
-            # Decoded once at twice the training size at most: what any crop needs.
             pixels = images.load_image(self.paths[index], role="training photo")
         except UserError as error:
             _warn(f"skipping it: {error}")
             return None
-        limit = round(2 * self._long_side * (1 + self._jitter))
-        if max(pixels.shape[:2]) > limit:
-            pixels = images.resize_longest_side(pixels, limit)
-        return pixels
+        if max(pixels.shape[:2]) > self._longest:
+            pixels = images.resize_longest_side(pixels, self._longest)
+        return images.to_uint8(pixels)
 
 
 def validation_paths(config: Config) -> list[Path]:
@@ -197,7 +199,8 @@ def load_network(path: Path, precision: str = "float32") -> keras.Model:
         raise UserError(
             f"model {path} cannot be read ({first}): give a .keras file nst train made"
         ) from None
-    network = transformer.build_transformer(info["width"], precision, info)
+    width = info.get("width") or ("full" if saved.get_layer("in").filters == 32 else "half")
+    network = transformer.build_transformer(width, precision, info)
     network.set_weights(saved.get_weights())
     return network
 
@@ -351,6 +354,7 @@ def photo_batch_loss(config: Config, features, styles: list[np.ndarray]) -> Phot
         config.loss.style_loss,
         config.loss.palette_weight,
         crop_size=(side, side),
+        picture_side=config.image.size,
     )
 
 

@@ -349,3 +349,16 @@ def test_run_name_format_specs_apply_to_the_values(base, tmp_path):
         {"base": str(base), "grid": {"optim.steps": [5, 100]}, "run_name": "s{optim.steps:04d}"},
     )
     assert [member.name for member in sweep.members] == ["00_s0005", "01_s0100"]
+
+
+def test_a_sweep_over_a_training_config_varies_training_keys(tmp_path):
+    base = tmp_path / "train.yaml"
+    base.write_text("style: s.png\ntrain: {photos: photos}\n")
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(
+        yaml.safe_dump({"base": str(base), "grid": {"train.learning_rate": [0.001, 0.0003]}})
+    )
+    sweep = nst_sweep.load_sweep(sweep_file)
+    configs = [member.load_config(sweep.base) for member in sweep.members]
+    assert [config.train.learning_rate for config in configs] == [0.001, 0.0003]
+    assert all(config.content == "photos" for config in configs)  # nst train's config
