@@ -670,7 +670,12 @@ def apply(
         _painters[key] = applying.Painter(model, strength, preserve, precision=precision)
     painter = _painters[key]
     many = not isinstance(image, (str, os.PathLike, Image.Image, np.ndarray))
-    if many or Path(image).is_dir() or clips.is_video_path(image) or "*" in str(image):
+    path_like = isinstance(image, (str, os.PathLike))
+    if (
+        many
+        or path_like
+        and (Path(image).is_dir() or clips.is_video_path(image) or "*" in os.fspath(image))
+    ):
         paths = [os.fspath(path) for path in image] if many else [os.fspath(image)]
         hold = applying.TEMPORAL if temporal is None else temporal
         return applying.apply(

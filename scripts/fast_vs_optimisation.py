@@ -3,7 +3,7 @@
     nst run configs/starry.yaml --set content=assets/kodak/validation   # runs/starry/<time>
     nst apply models/starry.keras assets/kodak/validation --size 512    # runs/apply/starry/<time>
     python scripts/fast_vs_optimisation.py runs/starry/<time> runs/apply/starry/<time> \\
-        --sheet docs/images/fast_vs_optimisation.png
+        --sheet docs/images/fast_vs_optimisation.jpg
 
 Prints each photo's quality readout (nst score's: palette, strokes, ... against the photo and
 The Starry Night) for both results and their differences, and draws one row per photo: the

@@ -223,3 +223,17 @@ def test_the_callback_stops_a_saved_run_too_with_the_logged_losses(experiment, f
     assert heard[0].losses == {key: v for key, v in logged[0].items() if key.startswith("loss/")}
     assert result.steps == 4 and "stopped by the callback after step 4" in result.stop_reason
     assert (result.run_dir / "final.png").is_file() and heard[1].image.size == (32, 24)
+
+
+def test_apply_paints_a_photo_in_memory_and_strength_zero_gives_it_back(tmp_path):
+    from nst.algorithm import transformer
+
+    model = tmp_path / "tiny.keras"
+    transformer.build_transformer("half", info={"width": "half"}, seed=0).save(model)
+    photo = Image.new("RGB", (30, 22), (120, 140, 90))
+    painted = nst.apply(model, photo, precision="float32")
+    assert isinstance(painted, Image.Image) and painted.size == (30, 22)
+    unchanged = nst.apply(model, photo, strength=0.0, precision="float32")
+    assert np.array_equal(np.asarray(unchanged), np.asarray(photo))
+    with pytest.raises(nst.UserError, match="strength"):
+        nst.apply(model, photo, strength=1.5)

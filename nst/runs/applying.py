@@ -33,7 +33,7 @@ from nst.runs.training import load_network
 PRESERVE = ("none", "transfer", "luminance")
 # A clip's frames hold this much of the previous picture along the flow (`hold_strokes`):
 # docs/fast.md measures the flicker it leaves.
-TEMPORAL = 0.0
+TEMPORAL = 0.5
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 

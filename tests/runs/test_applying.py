@@ -89,3 +89,11 @@ def test_bad_inputs_are_one_line_errors(model_path, tmp_path):
     painter = applying.Painter(model_path, precision="float32")
     with pytest.raises(UserError, match="INPUT 'missing.jpg' does not exist"):
         applying.apply(painter, ["missing.jpg"], root=str(tmp_path))
+
+
+def test_the_shipped_model_loads_and_says_what_it_was_trained_for():
+    painter = applying.Painter("models/starry.keras", precision="float32")
+    assert painter.info["width"] == "half" and painter.info["image_size"] == 512
+    photo = np.asarray(gradient_image(40, 28), np.float32) / 255
+    picture = painter(photo)
+    assert picture.shape == photo.shape and np.abs(picture - photo).mean() > 0.05  # painted
