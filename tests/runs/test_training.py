@@ -39,7 +39,7 @@ def train_config(root, **train):
             "photos": str(root / "photos"),
             "validation": str(root / "validation"),
             "size": 32,
-            "batch": 2,
+            "batch": 1,
             "steps": 4,
             "validate_every": 2,
             **train,
@@ -92,7 +92,7 @@ def test_an_unreadable_photo_is_named_and_skipped(photos, capsys):
     source = training.Photos(train_config(photos), exclude=[])
     assert [path.name for path in source.paths] == ["p0.png", "p1.png", "p2.png"]
     assert "broken.jpg" in capsys.readouterr().err
-    assert source.batch(0).shape == (2, 32, 32, 3)
+    assert source.batch(0).shape == (1, 32, 32, 3)
 
 
 def test_missing_or_empty_photos_are_one_line_errors(photos):
