@@ -21,6 +21,8 @@ The last layer (`StyleOutput`) carries what the model was trained for (style, si
 in its config, so a saved .keras file is the whole model: nst apply needs nothing else.
 """
 
+import zlib
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -116,15 +118,24 @@ class StyleOutput(keras.layers.Layer):
         return {**super().get_config(), "info": self.info}
 
 
-def _conv(x, filters: int, kernel: int, stride: int, name: str, policy):
+def _conv(x, filters: int, kernel: int, stride: int, name: str, policy, seed: int):
     x = ReflectionPad(kernel // 2, name=f"{name}_pad", dtype=policy)(x)
+    # Seeded per layer (by its name), not through keras.utils.set_random_seed, which would
+    # reseed the caller's Python, NumPy and TensorFlow generators too.
+    initializer = keras.initializers.GlorotUniform(seed=seed + zlib.crc32(name.encode()) % 10**6)
     return keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding="valid", name=name, dtype=policy
+        filters,
+        kernel,
+        strides=stride,
+        padding="valid",
+        name=name,
+        dtype=policy,
+        kernel_initializer=initializer,
     )(x)
 
 
-def _conv_norm_relu(x, filters, kernel, stride, name, policy):
-    x = _conv(x, filters, kernel, stride, name, policy)
+def _conv_norm_relu(x, filters, kernel, stride, name, policy, seed):
+    x = _conv(x, filters, kernel, stride, name, policy, seed)
     x = InstanceNorm(name=f"{name}_norm", dtype=policy)(x)
     return keras.layers.ReLU(name=f"{name}_relu", dtype=policy)(x)
 
@@ -133,28 +144,27 @@ def build_transformer(
     width: str = "half", precision: str = "float32", info: dict | None = None, seed: int = 0
 ) -> keras.Model:
     """The network for (batch, H, W, 3) photos in [0, 1]; H and W multiples of SIDE_MULTIPLE
-    (`stylize_photo` pads any other size). `precision` as model.precision: "mixed_bfloat16"
+    (`Stylizer` pads any other size). `precision` as model.precision: "mixed_bfloat16"
     runs the convolutions in bfloat16 (AMX on recent Intel CPUs; 8 bits of mantissa), the
     normalisation statistics and output in float32."""
     if width not in WIDTHS:
         raise ValueError(f"width must be one of {', '.join(WIDTHS)}, got {width!r}")
-    keras.utils.set_random_seed(seed)
     policy = keras.DTypePolicy(precision)
     f = lambda filters: int(filters * WIDTHS[width])  # noqa: E731
     photo = keras.Input(shape=(None, None, 3), name="photo")
-    x = _conv_norm_relu(photo, f(32), 9, 1, "in", policy)
-    x = _conv_norm_relu(x, f(64), 3, 2, "down1", policy)
-    x = _conv_norm_relu(x, f(128), 3, 2, "down2", policy)
+    x = _conv_norm_relu(photo, f(32), 9, 1, "in", policy, seed)
+    x = _conv_norm_relu(x, f(64), 3, 2, "down1", policy, seed)
+    x = _conv_norm_relu(x, f(128), 3, 2, "down2", policy, seed)
     for block in range(1, _RESIDUAL_BLOCKS + 1):
         name = f"res{block}"
-        y = _conv_norm_relu(x, f(128), 3, 1, f"{name}_a", policy)
-        y = _conv(y, f(128), 3, 1, f"{name}_b", policy)
+        y = _conv_norm_relu(x, f(128), 3, 1, f"{name}_a", policy, seed)
+        y = _conv(y, f(128), 3, 1, f"{name}_b", policy, seed)
         y = InstanceNorm(name=f"{name}_b_norm", dtype=policy)(y)
         x = keras.layers.Add(name=name, dtype=policy)([x, y])
     for stage, filters in ((1, 64), (2, 32)):
         x = NearestUpsample(name=f"up{stage}", dtype=policy)(x)
-        x = _conv_norm_relu(x, f(filters), 3, 1, f"up{stage}_conv", policy)
-    x = _conv(x, 3, 9, 1, "out", policy)
+        x = _conv_norm_relu(x, f(filters), 3, 1, f"up{stage}_conv", policy, seed)
+    x = _conv(x, 3, 9, 1, "out", policy, seed)
     picture = StyleOutput(info, name="picture")(x)
     return keras.Model(photo, picture, name=f"transformer_{width}")
 

@@ -64,6 +64,15 @@ def load_checkpoint(run_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
+def read_meta(run_dir: Path) -> dict | None:
+    """The checkpoint's meta alone (its arrays stay on disk), or None without a readable one."""
+    try:
+        with np.load(run_dir / FILE, allow_pickle=False) as archive:
+            return json.loads(str(archive["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 def remove_checkpoint(run_dir: Path) -> None:
     """Once the run has finished: the state can be gigabytes and is of no use any more."""
     for name in (FILE, _PARTIAL):

@@ -173,13 +173,10 @@ def resume(run_dir: Path, show_progress: bool = True) -> TrainOutcome:
 
 
 def is_training_run(run_dir: Path) -> bool:
-    """A run directory `nst train` made (its config has train.photos and it has or will have
-    a model), as opposed to `nst run`'s."""
-    try:
-        meta, _ = checkpoints.load_checkpoint(run_dir)
-    except UserError:
-        return False
-    return meta.get("kind") == "training"
+    """A stopped run directory `nst train` made (its checkpoint says so), as opposed to
+    `nst run`'s."""
+    meta = checkpoints.read_meta(run_dir)
+    return meta is not None and meta.get("kind") == "training"
 
 
 def load_network(path: Path, precision: str = "float32") -> keras.Model:
@@ -246,7 +243,10 @@ class _Session:
         full_hparams = {**hparams_of(config, {key: None for key in _TRAIN_HPARAMS}), **hparams}
         log = _TrainingLog(run_dir, config, start, self.show_progress)
         started = time.perf_counter() - seconds
-        good = [w.copy() for w in self.network.get_weights()]
+        # The weights of the last step whose loss was finite: what a NaN stop keeps. (The
+        # weights a NaN step started from may already be NaN: the step before can have
+        # applied a NaN gradient while its own loss was finite.)
+        last_good = self.network.get_weights()
         terms: dict[str, float] = {}
         prefetch = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nst-photos")
         upcoming = prefetch.submit(self.photos.batch, start) if start < steps else None
@@ -257,13 +257,13 @@ class _Session:
                     batch = upcoming.result()
                     if step + 1 < steps:
                         upcoming = prefetch.submit(self.photos.batch, step + 1)
-                    previous = good
+                    starting = self.network.get_weights()  # copies: ~2 MB, ~1 ms
                     loss, terms_t = self.step_fn(self._distributed(batch))
                     loss = float(loss)
                     if not np.isfinite(loss):
-                        self.network.set_weights(previous)
+                        self.network.set_weights(last_good)
                         raise self._failed(run_dir, log, step, loss)
-                    good = [w.copy() for w in self.network.get_weights()]
+                    last_good = starting
                     step += 1
                     terms = {name: float(value) for name, value in terms_t.items()}
                     elapsed = time.perf_counter() - started
