@@ -11,7 +11,7 @@ FLAGS ?=
 LOGDIR ?= runs
 PORT ?= 6006
 
-.PHONY: install run train apply export-model resume sweep score bench test test-fast lint format tensorboard clean
+.PHONY: install run web train apply export-model resume sweep score bench test test-fast lint format tensorboard clean
 
 # The stamp makes `make install` a no-op until setup.cfg changes.
 install: $(VENV)/.installed
@@ -29,6 +29,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # ARGS are config overrides; FLAGS are nst run's flags, e.g. FLAGS="--jobs 2" for a folder of photos
 run: install
 	$(BIN)/nst run $(CONFIG) $(FLAGS) $(if $(strip $(ARGS)),--set $(ARGS))
+
+# The page in the browser (docs/web.md): prints its address; FLAGS="--jobs 2" etc.
+web: install
+	$(BIN)/nst web $(FLAGS)
 
 # A feed-forward network for a style (docs/fast.md): make train CONFIG=configs/train/starry.yaml
 train: install

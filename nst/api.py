@@ -19,6 +19,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ class Step:
     size: int  # the current scale's longest side, px
     losses: dict[str, float]  # loss/total, loss/content, loss/style, loss/tv, loss/palette
     array: np.ndarray  # the current picture, float32 (H, W, 3) in [0, 1], colours finished
+    schedule: tuple[tuple[int, int], ...] = ()  # (size, steps) of every scale, coarse to fine
 
     @property
     def image(self) -> Image.Image:
@@ -189,6 +191,7 @@ def stylize(
     progress: bool = True,
     callback: Callable[[Step], bool | None] | None = None,
     save: bool = False,
+    stop: threading.Event | None = None,
     **settings: Any,
 ) -> Result:
     """Paint `content` in the style of `style`; returns a Result (`.image`, `.scores`...).
@@ -206,6 +209,8 @@ def stylize(
     save: write an ordinary run directory (config.yaml, TensorBoard events, metrics.jsonl,
         final.png) under output.root/output.name (default runs/stylize/<time>), so
         `nst resume`, `nst score` and TensorBoard work on it; Result.run_dir names it.
+    stop: with save=True, a threading.Event another thread sets to stop the run at its next
+        step as Ctrl-C does (a checkpoint for `nst.resume`, nst.runs.interrupts.RunInterrupted).
 
     A second call with the same network and style reuses the feature network and the style's
     statistics. Ctrl-C raises `nst.Interrupted`, whose `.result` (and `nst.last_result()`)
@@ -218,7 +223,9 @@ def stylize(
     data.setdefault("output", {}).setdefault("name", "stylize")
     resolved = _resolved(data, source, overrides, settings)
     if save:
-        return _save_and_run(resolved, given, progress, callback)
+        return _save_and_run(resolved, given, progress, callback, stop)
+    if stop is not None:
+        raise UserError("stop= needs save=True (a stopped run is kept in its run directory)")
     return _stylize_in_memory(resolved, given, progress, callback)
 
 
@@ -412,7 +419,7 @@ def _losses(total, terms: Mapping) -> dict[str, float]:
     return {"loss/total": float(total)} | {f"loss/{name}": float(v) for name, v in terms.items()}
 
 
-def _save_and_run(config: Config, given, show_progress: bool, callback) -> Result:
+def _save_and_run(config: Config, given, show_progress: bool, callback, stop) -> Result:
     """Images in memory are written once under <output.root>/<name>/inputs/ (named by their
     content), so the run directory's config.yaml names real files and resumes."""
     if given:
@@ -426,7 +433,7 @@ def _save_and_run(config: Config, given, show_progress: bool, callback) -> Resul
                 images.save_image(path, pixels)
             paths[name] = str(path)
         config = _with_paths(config, paths)
-    return run(config, progress=show_progress, callback=callback)
+    return run(config, progress=show_progress, callback=callback, stop=stop)
 
 
 def _with_paths(config: Config, paths: Mapping[str, str]) -> Config:
@@ -447,6 +454,7 @@ def run(
     *,
     progress: bool = True,
     callback: Callable[[Step], bool | None] | None = None,
+    stop: threading.Event | None = None,
     **settings: Any,
 ):
     """What `nst run CONFIG --set ...` does: a run directory with config.yaml, TensorBoard
@@ -454,7 +462,8 @@ def run(
     (run_dir set); a clip (video content) its nst.runs.clip_run.ClipOutcome; a folder or glob of
     images (a batch) the nst.runs.sweep_runner.SweepOutcome. Ctrl-C saves a checkpoint and raises
     nst.runs.interrupts.RunInterrupted (a KeyboardInterrupt) naming the run directory for
-    `nst.resume`. A NaN loss raises nst.runs.run.RunFailed."""
+    `nst.resume`; so does setting `stop` (a threading.Event) from another thread, for a still.
+    A NaN loss raises nst.runs.run.RunFailed."""
     from nst.runs import batch
 
     if isinstance(config, (str, os.PathLike)) and not settings:
@@ -478,7 +487,7 @@ def run(
         return clip_run.execute_clip(resolved, name, show_progress=progress)
     started = time.perf_counter()
     hook = None if callback is None else _RunCallback(resolved, callback)
-    outcome = runs.execute(resolved, name, show_progress=progress, on_log=hook)
+    outcome = runs.execute(resolved, name, show_progress=progress, on_log=hook, stop=stop)
     return _from_run_dir(outcome, time.perf_counter() - started)
 
 
@@ -500,7 +509,10 @@ def _tell(callback, scales, step: int, index: int, losses, pixels, final: bool =
     from nst.algorithm.optimize import StopEarly
 
     steps = sum(scale.steps for scale in scales)
-    info = Step(step, steps, index + 1, len(scales), scales[index].size, dict(losses), pixels)
+    schedule = tuple((scale.size, scale.steps) for scale in scales)
+    info = Step(
+        step, steps, index + 1, len(scales), scales[index].size, dict(losses), pixels, schedule
+    )
     if callback(info) and not final:
         raise StopEarly(f"stopped by the callback after step {step}")
 
@@ -532,8 +544,15 @@ def _final_metrics(run_dir: Path) -> dict:
     return finals[-1] if finals else {}
 
 
-def resume(run_dir: str | os.PathLike, *, progress: bool = True):
-    """What `nst resume RUN_DIR` does: continue a stopped run (or clip) in its own directory."""
+def resume(
+    run_dir: str | os.PathLike,
+    *,
+    progress: bool = True,
+    callback: Callable[[Step], bool | None] | None = None,
+    stop: threading.Event | None = None,
+):
+    """What `nst resume RUN_DIR` does: continue a stopped run (or clip) in its own directory.
+    `callback` and `stop` as for `run` (a still's run only)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory (resume takes runs/<name>/<time>)")
@@ -546,7 +565,10 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = True):
     if training.is_training_run(run_dir):
         return training.resume(run_dir, show_progress=progress)
     started = time.perf_counter()
-    outcome = runs.resume(run_dir, show_progress=progress)
+    hook = None
+    if callback is not None:
+        hook = _RunCallback(load_config_from_file(run_dir / "config.yaml"), callback)
+    outcome = runs.resume(run_dir, show_progress=progress, on_log=hook, stop=stop)
     return _from_run_dir(outcome, time.perf_counter() - started)
 
 

@@ -128,7 +128,60 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
     score.set_defaults(handler=_score)
     _add_fast_commands(commands)
+    _add_web_command(commands)
     return parser
+
+
+def _add_web_command(commands) -> None:
+    web = commands.add_parser(
+        "web",
+        help="a page in the browser: make pictures, look back at runs, apply networks",
+        description="Start the nst page (docs/web.md) on this machine and print its address. "
+        "Every picture is an ordinary run directory under --runs.",
+    )
+    web.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; another address "
+        "needs --auth)",
+    )
+    web.add_argument("--port", type=int, default=None, help="default: a free port")
+    web.add_argument(
+        "--auth",
+        default=os.environ.get("NST_WEB_AUTH"),
+        metavar="USER:PASSWORD",
+        help="ask for this user and password (default: $NST_WEB_AUTH, which keeps the password "
+        "out of the process list)",
+    )
+    web.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pictures made at once (default 1; the others wait in a queue the page shows)",
+    )
+    web.add_argument("--runs", default="runs", help="the runs folder (default runs)")
+    web.add_argument(
+        "--max-upload-mb", type=float, default=None, help="largest upload in MB (default 25)"
+    )
+    web.set_defaults(handler=_web)
+
+
+def _web(args: argparse.Namespace) -> int:
+    from nst.web import server
+
+    server.check_host(args.host, args.auth)  # refused before anything loads or listens
+    server.parse_auth(args.auth)
+    _load_tensorflow_quietly()
+    server.launch(
+        runs=args.runs,
+        host=args.host,
+        port=args.port,
+        auth=args.auth,
+        jobs=args.jobs,
+        max_upload_mb=args.max_upload_mb,
+    )
+    return 0
 
 
 def _add_fast_commands(commands) -> None:

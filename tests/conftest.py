@@ -135,3 +135,16 @@ def experiment(tmp_path) -> Experiment:
 def module_experiment(tmp_path_factory) -> Experiment:
     """One experiment directory shared by a module's tests, for runs too slow to repeat."""
     return Experiment(tmp_path_factory.mktemp("experiment"))
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory):
+    """(site, url) of an nst page (tests/web/) on 127.0.0.1 serving a fresh runs folder, one
+    picture at a time, uploads capped at 1 MB; closed after the module."""
+    from nst.web import server
+
+    runs = tmp_path_factory.mktemp("web") / "runs"
+    blocks, site, url = server.launch(runs=runs, jobs=1, max_upload_mb=1, block=False)
+    yield site, url
+    site.stop_all()
+    blocks.close()

@@ -1,7 +1,7 @@
 """The house's layers: the shared base (settings, errors, images, layer tables), the algorithm
 (nst/algorithm: computation only), the run machinery (nst/runs) and the front doors (nst.api,
-nst.cli). A module imports only its own layer and the layers below it, and no import runs in a
-circle. Imports inside functions count too."""
+nst.cli, the page nst/web). A module imports only its own layer and the layers below it, and no
+import runs in a circle. Imports inside functions count too."""
 
 import ast
 from pathlib import Path
@@ -24,7 +24,7 @@ def layer_of(module: str) -> int:
         return ALGORITHM
     if module.startswith("nst.runs"):
         return RUNS
-    if module in ("nst", "nst.__main__", "nst.api", "nst.cli"):
+    if module in ("nst", "nst.__main__", "nst.api", "nst.cli") or module.startswith("nst.web"):
         return FRONT
     return BASE
 

@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM during a run: the first asks it to stop at the next step (or inside a long
-tiled one) and save what it has; a second one ends the process at once."""
+tiled one) and save what it has; a second one ends the process at once. A caller in another
+thread (the web page's Stop) asks the same through a threading.Event."""
 
 import signal
 import sys
@@ -13,10 +14,14 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """A run stopped on a signal after saving its checkpoint and its current image."""
+    """A run stopped on a signal (or, with signal_number None, on a caller's request) after
+    saving its checkpoint and its current image."""
 
-    def __init__(self, signal_number: int, run_dir):
-        super().__init__(f"stopped by {signal.Signals(signal_number).name}")
+    def __init__(self, signal_number: int | None, run_dir):
+        if signal_number is None:
+            super().__init__("stopped on request")
+        else:
+            super().__init__(f"stopped by {signal.Signals(signal_number).name}")
         self.signal_number = signal_number
         self.run_dir = run_dir
 
@@ -25,16 +30,24 @@ class RunInterrupted(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
+        if self.signal_number is None:
+            return 128 + signal.SIGINT
         return 128 + self.signal_number  # as a shell reports a process the signal ended: 130, 143
 
 
 class StopRequests:
     """While active, the first SIGINT or SIGTERM is recorded in `.signal_number` instead of
-    ending the process; the run polls it between chunks of steps (about once a second)."""
+    ending the process; the run polls `.requested` between chunks of steps (about once a
+    second). `event`, when given, is a second way to ask, from any thread."""
 
-    def __init__(self):
+    def __init__(self, event: threading.Event | None = None):
         self.signal_number: int | None = None
+        self._event = event
         self._previous = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_number is not None or (self._event is not None and self._event.is_set())
 
     def __enter__(self) -> "StopRequests":
         if threading.current_thread() is threading.main_thread():  # Only it may set handlers.

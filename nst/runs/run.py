@@ -15,6 +15,7 @@ metrics and TensorBoard curves go on from the checkpoint's step.
 """
 
 import dataclasses
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,7 @@ def execute(
     run_dir: Path | None = None,
     hparams: Mapping[str, object] | None = None,
     on_log: Callable[[int, int, dict, np.ndarray], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Run the config: everything is checked and loaded first, then the directory is made.
 
@@ -139,7 +141,7 @@ def execute(
     NaN loss ends it with RunFailed. `on_log(step, scale index, losses, picture)` hears each
     log point (log.every) with what was logged and the picture as saved; raising
     nst.algorithm.optimize.StopEarly there ends the run with that step's image as its result
-    (the Python API's callback).
+    (the Python API's callback). Setting `stop` from another thread stops it as Ctrl-C does.
     """
     # Output directory, memory and disk, before anything is loaded, built or written; tiles
     # and the optimiser's state sized to fit (image.tile: auto), as config.yaml records them.
@@ -156,12 +158,18 @@ def execute(
     prepared = stylize.prepare_colors(inputs, config)
     logger.log_hparams(hparams_of(config, hparams or {}), trial=name)
     logger.log_inputs(prepared)
-    return _optimise(feature_model, prepared, config, logger, on_log=on_log)
+    return _optimise(feature_model, prepared, config, logger, on_log=on_log, stop=stop)
 
 
-def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
+def resume(
+    run_dir: Path,
+    show_progress: bool = True,
+    on_log: Callable[[int, int, dict, np.ndarray], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
     """Continue a run stopped by Ctrl-C, SIGTERM or a crash from its checkpoint, in its own
-    directory, to the configured number of steps; the same result as if it had not stopped."""
+    directory, to the configured number of steps; the same result as if it had not stopped.
+    `on_log` and `stop` as for `execute`."""
     run_dir = Path(run_dir)
     if (run_dir / "final.png").is_file():
         raise UserError(f"{run_dir} has finished already (final.png): nothing to resume")
@@ -175,7 +183,7 @@ def resume(run_dir: Path, show_progress: bool = True) -> RunOutcome:
     logger = RunLogger(run_dir, config, _presenter(inputs, config), show_progress, meta)
     restore_random_state(meta["random"])
     prepared = stylize.prepare_colors(inputs, config)
-    return _optimise(feature_model, prepared, config, logger, state)
+    return _optimise(feature_model, prepared, config, logger, state, on_log=on_log, stop=stop)
 
 
 def _presenter(inputs: stylize.Inputs, config: Config):
@@ -187,15 +195,15 @@ def _presenter(inputs: stylize.Inputs, config: Config):
 
 
 def _optimise(
-    feature_model, inputs, config, logger: RunLogger, state=None, on_log=None
+    feature_model, inputs, config, logger: RunLogger, state=None, on_log=None, stop=None
 ) -> RunOutcome:
     """The optimisation with its logging, checkpoints, stop requests and end."""
     run_dir = logger.run_dir
     # Read now, at the size the scores use: the files may change during a long run.
     quality_references = quality_inputs(config)
-    with StopRequests() as stop_requests:
+    with StopRequests(stop) as stop_requests:
         # A tiled step can take minutes: a stop request leaves it at its next tile.
-        step_stop = StepStop(lambda: stop_requests.signal_number is not None)
+        step_stop = StepStop(lambda: stop_requests.requested)
 
         def on_tile(done: int, count: int) -> None:
             logger.on_tile(done, count)
@@ -203,7 +211,7 @@ def _optimise(
 
         def on_progress(progress: Progress) -> None:
             logger.on_progress(progress)
-            if stop_requests.signal_number is not None:
+            if stop_requests.requested:
                 logger.save_checkpoint(progress)
                 logger.save_interrupted(progress.image)
                 raise RunInterrupted(stop_requests.signal_number, run_dir)

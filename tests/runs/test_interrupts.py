@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from nst.runs.interrupts import call_attentively
+from nst.runs.interrupts import RunInterrupted, StopRequests, call_attentively
 
 
 def test_the_result_comes_back_from_a_worker_thread():
@@ -28,3 +28,13 @@ def test_an_exception_comes_back_as_raised():
     with pytest.raises(KeyError) as raised:
         call_attentively(work)
     assert raised.value is error
+
+
+def test_an_event_set_from_another_thread_asks_for_a_stop_as_a_signal_does(tmp_path):
+    event = threading.Event()
+    with StopRequests(event) as requests:
+        assert not requests.requested
+        threading.Thread(target=event.set).start()
+        assert event.wait(5) and requests.requested and requests.signal_number is None
+    stopped = RunInterrupted(None, tmp_path)
+    assert str(stopped) == "stopped on request" and stopped.exit_code == 130
