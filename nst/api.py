@@ -625,7 +625,8 @@ def quality_readouts(content, style, results, network=None, weights=None, load_t
     # Every image is read before TensorFlow loads, so a bad path fails at once.
     content_pixels = _scored(content, "content image", metrics.SIDE)
     style_pixels = _scored(style, "style image", metrics.SIDE)
-    scored = [_scored(picture, "image", metrics.SIDE) for picture in results]
+    # Results whole: the scorer reads coherence at 512 px and the rest at 256.
+    scored = [_scored(picture, "image", None) for picture in results]
     (load_tensorflow or _quiet_tensorflow)()
     from nst.algorithm import scoring
     from nst.runs import feature_models
@@ -722,13 +723,16 @@ def export(model: str | os.PathLike, format: str = "tflite", output=None) -> Pat
     return exporting.export(model, format, output)
 
 
-def _scored(image: ImageLike, role: str, side: int) -> np.ndarray:
+def _scored(image: ImageLike, role: str, side: int | None) -> np.ndarray:
+    """The image as pixels, at `side` px on its longest side (None: as it is)."""
     if isinstance(image, Result):
         image = image.array
     if isinstance(image, (str, os.PathLike)):
         return images.load_image(image, max_size=side, role=role)
     pixels = as_pixels(image, role)
-    return images.resize_longest_side(pixels, side) if max(pixels.shape[:2]) > side else pixels
+    if side is None or max(pixels.shape[:2]) <= side:
+        return pixels
+    return images.resize_longest_side(pixels, side)
 
 
 def _quiet_tensorflow() -> None:

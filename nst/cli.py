@@ -102,9 +102,10 @@ def _parser() -> argparse.ArgumentParser:
         help="score images against a content and a style image",
         description="Score each IMAGE (nst's or any other tool's result) against CONTENT and "
         "STYLE as every run does (docs/quality.md 'Quality readout'): palette, strokes and "
-        "contrast against the style, and the content and style distances on the network at "
-        "fixed layers; lower is better, and a contrast of 1 is the style's. Every image is "
-        "taken at 256 px on its longest side.",
+        "contrast against the style, the coherence of the strokes, and the content and style "
+        "distances on the network at fixed layers; lower is better, a contrast of 1 is the "
+        "style's, and the style's own coherence is the one to aim at. Every image is taken at "
+        "256 px on its longest side, and at 512 px for coherence.",
     )
     score.add_argument("content", metavar="CONTENT", help="the content image, e.g. a photo")
     score.add_argument(
@@ -504,7 +505,8 @@ def _scores_table(args: argparse.Namespace, model: dict, scores: list[dict]) -> 
 
     width = max(len("image"), *map(len, args.images))
     lines = [
-        f"{model['network']}, weights {model['weights']}; images at {metrics.SIDE} px",
+        f"{model['network']}, weights {model['weights']}; images at {metrics.SIDE} px "
+        f"(coherence at {metrics.COHERENCE_SIDE})",
         f"{'image':<{width}}" + "".join(f"{name:>10}" for name in scoring.NAMES),
     ]
     for path, row in zip(args.images, scores, strict=True):
@@ -521,7 +523,12 @@ def _scores_json(args: argparse.Namespace, model: dict, scores: list[dict]) -> s
         | {name: None if math.isnan(value) else value for name, value in row.items()}
         for path, row in zip(args.images, scores, strict=True)
     ]
-    inputs = {"content": args.content, "style": args.style, "side": metrics.SIDE}
+    inputs = {
+        "content": args.content,
+        "style": args.style,
+        "side": metrics.SIDE,
+        "coherence_side": metrics.COHERENCE_SIDE,
+    }
     return json.dumps(model | inputs | {"scores": rows}, indent=2)
 
 

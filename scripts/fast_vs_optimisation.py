@@ -73,7 +73,7 @@ def main() -> int:
         scores, _ = api.quality_readouts(photo, STYLE, [str(final), str(result)], "vgg16", "hed")
         slow_score, fast_score = scores
         print(f"{name}: optimisation {seconds:.0f} s, network {fast_seconds * 1000:.0f} ms")
-        for metric in ("palette", "strokes", "contrast", "content", "style"):
+        for metric in ("palette", "strokes", "contrast", "coherence", "content", "style"):
             change = fast_score[metric] - slow_score[metric]
             print(
                 f"  {metric:<9} {slow_score[metric]:8.3f} {fast_score[metric]:8.3f} {change:+8.3f}"

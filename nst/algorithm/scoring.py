@@ -1,6 +1,6 @@
-"""The quality readout of a result: nst.algorithm.metrics' palette, strokes and contrast, plus the
-content
-and style distances on the network at fixed reference layers, so scores compare across configs:
+"""The quality readout of a result: nst.algorithm.metrics' palette, strokes, contrast and
+coherence, plus the content and style distances on the network at fixed reference layers, so
+scores compare across configs:
 
     content  mean((F(x) - F(c))^2) / mean(F(c)^2) at block4_conv2
     style    sum((G(x) - A)^2) / sum(A^2) at block1_conv1 ... block5_conv1, averaged with equal
@@ -29,7 +29,7 @@ from nst.algorithm import losses, metrics
 CONTENT_LAYER = "block4_conv2"
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 LAYERS = (CONTENT_LAYER, *STYLE_LAYERS)  # in VGG16 and VGG19 alike
-NAMES = ("palette", "strokes", "contrast", "content", "style")
+NAMES = ("palette", "strokes", "contrast", "coherence", "content", "style")
 # The smallest image side (px) at which every reference layer has a position.
 _MIN_SIDE = max(networks.min_input_side(layer) for layer in LAYERS)
 
@@ -81,7 +81,9 @@ class Scorer:
             }
 
     def __call__(self, result: np.ndarray) -> dict[str, float]:
-        """{name: score} for NAMES: palette, strokes, contrast, content, style."""
+        """{name: score} for NAMES: palette, strokes, contrast, coherence, content, style;
+        `result` at any size (coherence is read at metrics.COHERENCE_SIDE, the rest at SIDE)."""
+        coherence = metrics.coherence(result)
         result = metrics.at_metric_size(result)
         per_style = [metrics.quality(result, style) for style in self._styles]
         scores = {
@@ -93,7 +95,7 @@ class Scorer:
             )
             for name in per_style[0]
         }
-        return scores | self._network_distances(result)
+        return scores | {"coherence": coherence} | self._network_distances(result)
 
     def _network_distances(self, result: np.ndarray) -> dict[str, float]:
         distances = {"content": float("nan"), "style": float("nan")}

@@ -26,6 +26,7 @@ QUALITY_COLUMNS = (
     "quality/palette",
     "quality/strokes",
     "quality/contrast",
+    "quality/coherence",
     "quality/content",
     "quality/style",
 )
@@ -95,8 +96,9 @@ def write_contact_sheet(
 
 
 def caption_lines(result: MemberResult, varied_keys: Sequence[str]) -> list[str]:
-    """'style_weight=10' per varied key (the full key if two share a last part), the palette and
-    strokes scores ('pal 9.64 str 0.324', nst.algorithm.scoring), then the status."""
+    """'style_weight=10' per varied key (the full key if two share a last part), the palette,
+    strokes and coherence scores ('pal 9.64 str 0.324 coh 0.52', nst.algorithm.scoring), then
+    the status."""
     last_parts = Counter(key.rsplit(".", 1)[-1] for key in varied_keys)
     lines = []
     for key in varied_keys:
@@ -105,7 +107,9 @@ def caption_lines(result: MemberResult, varied_keys: Sequence[str]) -> list[str]
         lines.append(f"{label}={format_value(result.values.get(key))}")
     if "quality/palette" in result.quality:
         palette, strokes = result.quality["quality/palette"], result.quality["quality/strokes"]
-        lines.append(f"pal {palette:.3g} str {strokes:.3g}")
+        coherence = result.quality.get("quality/coherence")  # runs from before it was measured
+        shown = "" if coherence is None else f" coh {coherence:.2f}"
+        lines.append(f"pal {palette:.3g} str {strokes:.3g}{shown}")
     return lines if result.status == "completed" else [*lines, result.status]
 
 

@@ -16,7 +16,7 @@ from nst.config import Config, load_config
 from nst.errors import UserError
 from nst.runs import checkpoints
 
-SCORES = ("palette", "strokes", "contrast", "content", "style")
+SCORES = ("palette", "strokes", "contrast", "coherence", "content", "style")
 MOST_RECENT = 60  # runs the gallery lists, newest first
 
 

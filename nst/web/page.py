@@ -32,11 +32,12 @@ NONE = "(none)"
 POLL_SECONDS = 2.0  # how often the picture as it forms is sent to the page
 
 MEANINGS = {
-    "palette": "colours against the painting's",
-    "strokes": "brushwork (gradient texture) against the painting's",
-    "contrast": "light and dark range; 1 is the painting's",
-    "content": "how far the photo's shapes moved",
-    "style": "the painting's texture statistics",
+    "palette": "colours against the painting's (lower is closer)",
+    "strokes": "stroke sizes and sharpness against the painting's (lower is closer)",
+    "contrast": "light and dark range (1 is the painting's)",
+    "coherence": "how long and oriented the strokes are (the painting's value is the aim)",
+    "content": "how far the photo's shapes moved (lower is closer)",
+    "style": "the painting's texture statistics (lower is closer)",
 }
 
 
@@ -184,7 +185,11 @@ def _make_tab(site: Site, page: gr.Blocks, photos, paintings) -> SimpleNamespace
                 photo_preview = gr.Image(label="Photo", interactive=False, height=140)
                 painting_preview = gr.Image(label="Painting", interactive=False, height=140)
             readout = gr.Dataframe(
-                headers=["score", "value", "what it measures (lower is better)"],
+                headers=[
+                    "score",
+                    "value",
+                    "what it measures",
+                ],
                 label="Quality readout",
                 interactive=False,
             )
@@ -339,7 +344,11 @@ def _gallery_tab(site: Site, page: gr.Blocks, make: SimpleNamespace, tabs, photo
                 resume_chosen = gr.Button("Resume this run")
         with gr.Column():
             chosen_readout = gr.Dataframe(
-                headers=["score", "value", "what it measures (lower is better)"],
+                headers=[
+                    "score",
+                    "value",
+                    "what it measures",
+                ],
                 label="Quality readout",
                 interactive=False,
             )

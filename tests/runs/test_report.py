@@ -19,6 +19,7 @@ QUALITY = {
     "quality/palette": 9.6401,
     "quality/strokes": 0.32463,
     "quality/contrast": 0.75,
+    "quality/coherence": 0.52,
     "quality/content": 0.5,
     "quality/style": 0.25,
 }
@@ -80,6 +81,7 @@ def test_summary_csv_has_the_columns_in_order_and_one_row_per_member(tmp_path):
         "quality/palette",
         "quality/strokes",
         "quality/contrast",
+        "quality/coherence",
         "quality/content",
         "quality/style",
         "evaluations",
@@ -178,7 +180,7 @@ def test_caption_names_the_last_key_part_and_the_status_when_not_completed(tmp_p
     assert report.caption_lines(stopped, KEYS) == [
         "style_weight=10",
         "content_weight=2",
-        "pal 9.64 str 0.325",
+        "pal 9.64 str 0.325 coh 0.52",
         "stopped early",
     ]
     assert report.caption_lines(member(tmp_path, 2, status="failed"), KEYS)[-1] == "failed"

@@ -42,7 +42,7 @@ def test_upload_start_result_and_download(site_url, client, tmp_path):
     assert status.startswith("Done: 20 steps"), status
     assert Image.open(picture).size == (TINY, round(TINY * 40 / 60))
     scores = {row[0]: float(row[1]) for row in readout["data"]}
-    assert set(scores) == {"palette", "strokes", "contrast", "content", "style"}
+    assert set(scores) == {"palette", "strokes", "contrast", "coherence", "content", "style"}
     assert sorted(Path(path).name for path in downloads) == ["config.yaml", "final.png"]
     # An ordinary run directory: resume, score and TensorBoard work on it.
     run_dir = _run_dir(site, outputs)
