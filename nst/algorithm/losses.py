@@ -6,6 +6,12 @@ size and on either network (unlike Gatys et al., whose raw sums grow with the fe
     content_l = mean((F_l(x) - F_l(c))^2) / mean(F_l(c)^2)
     tv        = roughness(x) / roughness(c)
 
+TV's form (`tv_form`): "isotropic" smooths in every direction (the squared differences of
+neighbouring pixels); "flow" smooths only along each pixel's stroke direction, read from the
+image's own structure tensor and weighted by how coherent the strokes there already are, so
+strokes grow long and follow the shapes instead of rippling (Weickert's coherence-enhancing
+diffusion, 1999, as a loss term; `flow_roughness`).
+
 and layer weights are normalised to sum to 1 within each term. The style term of layer l compares
 statistics of the (positions x channels) activations F_l with the style images' (`style_loss`):
 
@@ -46,6 +52,11 @@ _VARIANCE_FLOOR = 1e-5
 # variance count as 0 (rounding noise): sqrt's gradient stays finite where the product is singular
 # (a flat channel, a flat image), and the loss stays free of the feature scale.
 _RELATIVE_EIGENVALUE_FLOOR = 1e-8
+TV_FORMS = ("isotropic", "flow")
+# The window (Gaussian sigma, px at 512 px) over which a stroke's direction is read, as
+# nst.algorithm.metrics.coherence reads it; scaled with the picture, at least 1 px.
+_FLOW_SIGMA_AT_512 = 3.0
+_LUMA = (0.299, 0.587, 0.114)
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
@@ -58,6 +69,50 @@ def roughness(image: tf.Tensor) -> tf.Tensor:
     down = image[:, 1:, :, :] - image[:, :-1, :, :]
     right = image[:, :, 1:, :] - image[:, :, :-1, :]
     return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
+
+
+def flow_roughness(image: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Mean squared derivative of `image` (B, H, W, 3) along each pixel's stroke direction,
+    weighted by the coherence there (0 for isotropic texture, 1 for parallel strokes).
+
+    The direction and coherence come from the luminance's structure tensor (Sobel gradients
+    smoothed by a Gaussian of `sigma` px) and are held fixed (no gradient flows through them):
+    the loss smooths along the strokes the image has, without choosing them. Doubled, so a
+    picture whose strokes all run one way scores as `roughness` does along them.
+    """
+    luminance = tf.tensordot(image, tf.constant(_LUMA), axes=[[3], [0]])[..., None]
+    edges = tf.image.sobel_edges(luminance)[..., 0, :]  # (B, H, W, 2): d/dy, d/dx
+    gy, gx = edges[..., 0], edges[..., 1]
+    jxx, jyy, jxy = (
+        tf.stop_gradient(_gaussian_blur(product, sigma)) for product in (gx * gx, gy * gy, gx * gy)
+    )
+    gradient_angle = 0.5 * tf.atan2(2 * jxy, jxx - jyy)
+    along_x, along_y = -tf.sin(gradient_angle), tf.cos(gradient_angle)  # across the gradient
+    coherence = tf.sqrt(tf.square(jxx - jyy) + 4 * tf.square(jxy)) / (jxx + jyy + 1e-8)
+    d_dx = (image[:, 1:-1, 2:, :] - image[:, 1:-1, :-2, :]) / 2
+    d_dy = (image[:, 2:, 1:-1, :] - image[:, :-2, 1:-1, :]) / 2
+    inner = (slice(None), slice(1, -1), slice(1, -1))
+    along = along_x[inner][..., None] * d_dx + along_y[inner][..., None] * d_dy
+    return 2 * tf.reduce_mean(coherence[inner][..., None] * tf.square(along))
+
+
+def _gaussian_blur(values: tf.Tensor, sigma: float) -> tf.Tensor:
+    """(B, H, W) values blurred by a separable Gaussian, zero beyond the borders."""
+    radius = max(1, int(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel = tf.constant(taps / taps.sum(), tf.float32)
+    blurred = tf.nn.conv2d(values[..., None], tf.reshape(kernel, (-1, 1, 1, 1)), 1, "SAME")
+    return tf.nn.conv2d(blurred, tf.reshape(kernel, (1, -1, 1, 1)), 1, "SAME")[..., 0]
+
+
+def tv_roughness(form: str, picture_side: int):
+    """The roughness TV measures, for pictures `picture_side` px on their longest side."""
+    if form == "isotropic":
+        return roughness
+    if form != "flow":
+        raise ValueError(f"tv_form must be one of {', '.join(TV_FORMS)}, got {form!r}")
+    sigma = max(1.0, _FLOW_SIGMA_AT_512 * picture_side / 512)
+    return lambda image: flow_roughness(image, sigma)
 
 
 def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
@@ -310,8 +365,10 @@ class StyleTransferLoss:
         style_loss: str = "gram",
         style_masks: Sequence[tf.Tensor | np.ndarray | None] | None = None,
         palette_weight: float = 0.0,
+        tv_form: str = "isotropic",
     ):
         statistic = _statistic_class(style_loss)
+        self._roughness = tv_roughness(tv_form, max(content_image.shape[:2]))
         if style_masks is None:
             style_masks = [None] * len(style_images)
         if len(style_masks) != len(style_images):
@@ -358,7 +415,7 @@ class StyleTransferLoss:
                     size = content_features[layer].shape[1:3]
                     position_weights = _position_weights(mask, size)
                 terms.append((group_blend / blend_total, statistic(styles), position_weights))
-        self._tv_scale = tf.maximum(roughness(content_image[None]), _MIN_CONTENT_ROUGHNESS)
+        self._tv_scale = tf.maximum(self._roughness(content_image[None]), _MIN_CONTENT_ROUGHNESS)
         self._palette_weight = palette_weight
         self._palette = None
         if palette_weight > 0:
@@ -406,7 +463,7 @@ class StyleTransferLoss:
             terms[f"style/{layer}"] = self._style_weight * layer_weight * distance
         terms["content"] = tf.add_n([terms[f"content/{layer}"] for layer in self._content_layers])
         terms["style"] = tf.add_n([terms[f"style/{layer}"] for layer in self._style_layers])
-        terms["tv"] = self._tv_weight * roughness(image) / self._tv_scale
+        terms["tv"] = self._tv_weight * self._roughness(image) / self._tv_scale
         terms["palette"] = (
             self._palette_weight * self._palette(image) if self._palette else tf.constant(0.0)
         )
@@ -484,8 +541,10 @@ class PhotoBatchLoss:
         palette_weight: float = 0.0,
         crop_size: tuple[int, int] = (256, 256),
         picture_side: int | None = None,
+        tv_form: str = "isotropic",
     ):
         statistic = _statistic_class(style_loss)
+        self._roughness = tv_roughness(tv_form, picture_side or max(crop_size))
         self._model = feature_model
         self._content_layers = _normalised(content_layers)
         self._style_layers = _normalised(style_layers)
@@ -552,8 +611,8 @@ class PhotoBatchLoss:
                 style.append(term)
             per_image["content"].append(tf.add_n(content))
             per_image["style"].append(tf.add_n(style))
-            smoothness = tf.maximum(roughness(photo), _MIN_CONTENT_ROUGHNESS)
-            per_image["tv"].append(self._tv_weight * roughness(result) / smoothness)
+            smoothness = tf.maximum(self._roughness(photo), _MIN_CONTENT_ROUGHNESS)
+            per_image["tv"].append(self._tv_weight * self._roughness(result) / smoothness)
             per_image["palette"].append(
                 self._palette_weight * self._palette(result) if self._palette else tf.constant(0.0)
             )

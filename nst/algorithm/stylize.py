@@ -40,6 +40,7 @@ def make_loss(
         content_weight=config.loss.content_weight,
         style_weight=config.loss.style_weight,
         tv_weight=config.loss.tv_weight,
+        tv_form=config.loss.tv_form,
         style_loss=config.loss.style_loss,
         style_masks=style_masks,
         palette_weight=config.loss.palette_weight,

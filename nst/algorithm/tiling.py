@@ -255,7 +255,9 @@ class TiledLoss:
         style_masks: Sequence[np.ndarray | None] | None = None,
         palette_weight: float = 0.0,
         on_tile: Callable[[int, int], None] | None = None,
+        tv_form: str = "isotropic",
     ):
+        self._roughness = losses.tv_roughness(tv_form, max(content_image.shape[:2]))
         if style_masks is None:
             style_masks = [None] * len(style_images)
         self._model = feature_model
@@ -304,7 +306,7 @@ class TiledLoss:
                 terms.append((group_blend / blend_total, statistic(targets), weight_map))
 
         content = tf.constant(content_image[None])
-        self._tv_scale = tf.maximum(losses.roughness(content), losses._MIN_CONTENT_ROUGHNESS)
+        self._tv_scale = tf.maximum(self._roughness(content), losses._MIN_CONTENT_ROUGHNESS)
         self._palette = None
         if palette_weight > 0:
             self._palette = palette.PaletteLoss(
@@ -486,7 +488,7 @@ class TiledLoss:
     def _pixel_terms(self, image) -> tf.Tensor:
         """The weighted TV and palette terms, from the whole image."""
         _, _, tv_weight, palette_weight = self._weights
-        tv = tv_weight * losses.roughness(image) / self._tv_scale
+        tv = tv_weight * self._roughness(image) / self._tv_scale
         colours = palette_weight * self._palette(image) if self._palette else tf.constant(0.0)
         return tf.stack([tv, colours])
 

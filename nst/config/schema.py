@@ -168,6 +168,14 @@ class LossConfig:
         check=lambda v: v >= 0,
         allowed="at least 0",
     )
+    # Isotropic: the classic TV. Flow smooths along the strokes only (issue 21's study in
+    # docs/default-look.md): long strokes that follow the shapes instead of a ripple.
+    tv_form: str = setting(
+        "isotropic",
+        "TV's form: isotropic (every direction) or flow (only along each pixel's stroke "
+        "direction, so strokes grow long and follow the shapes)",
+        choices=("isotropic", "flow"),
+    )
     # Without it the palette stays halfway between photo and painting.
     palette_weight: float = setting(
         1.0,

@@ -355,6 +355,7 @@ def photo_batch_loss(config: Config, features, styles: list[np.ndarray]) -> Phot
         config.loss.palette_weight,
         crop_size=(side, side),
         picture_side=config.image.size,
+        tv_form=config.loss.tv_form,
     )
 
 

@@ -9,8 +9,10 @@ from nst.algorithm.losses import (
     StyleTransferLoss,
     WithTemporalTerm,
     _second_moment,
+    flow_roughness,
     gram_matrix,
     roughness,
+    tv_roughness,
 )
 
 
@@ -410,3 +412,51 @@ def test_the_temporal_term_counts_only_reliable_pixels_relative_to_the_frames_ro
     assert float(terms["temporal"]) == pytest.approx(expected, rel=1e-4)
     assert float(total) == pytest.approx(1.5 + expected, rel=1e-5)
     assert set(terms) == {"content", "temporal"}
+
+
+def _stripes(angle_degrees: float, size: int = 64, period: float = 8.0) -> np.ndarray:
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    angle = np.deg2rad(angle_degrees)
+    wave = 0.5 + 0.4 * np.sin(2 * np.pi * (xs * np.cos(angle) + ys * np.sin(angle)) / period)
+    return np.repeat(wave[..., None], 3, axis=2)[None].astype(np.float32)
+
+
+def test_flow_roughness_ignores_change_across_strokes_and_counts_change_along_them():
+    for angle in (0, 30, 90):  # stripes: all change is across the strokes
+        stripes = tf.constant(_stripes(angle))
+        assert float(flow_roughness(stripes, 3.0)) < 0.02 * float(roughness(stripes))
+    noise = tf.constant(np.random.default_rng(0).random((1, 64, 64, 3)), tf.float32)
+    # Noise has no direction: its change along the (weak) local direction counts.
+    assert float(flow_roughness(noise, 3.0)) > 0.01 * float(roughness(noise))
+    assert float(flow_roughness(tf.fill([1, 16, 16, 3], 0.3), 3.0)) == 0.0
+
+
+def test_flow_roughness_has_a_finite_gradient_that_smooths_along_the_strokes():
+    ripple = _stripes(0) + 0.05 * np.random.default_rng(1).standard_normal((1, 64, 64, 3))
+    image = tf.Variable(ripple.astype(np.float32))
+    with tf.GradientTape() as tape:
+        value = flow_roughness(image, 3.0)
+    gradient = tape.gradient(value, image)
+    assert np.isfinite(gradient.numpy()).all()
+    stepped = image - 0.01 * gradient / tf.reduce_max(tf.abs(gradient))  # a small descent step
+    assert float(flow_roughness(stepped, 3.0)) < float(value)
+
+
+def test_the_flow_form_is_chosen_by_name_and_scaled_to_the_content():
+    content = random_image(0, 12, 10)
+    loss = StyleTransferLoss(
+        ScaledPixels(),
+        tf.constant(content),
+        [tf.constant(random_image(1))],
+        style_blend=[1.0],
+        content_layers={"linear": 1.0},
+        style_layers={"square": 1.0},
+        content_weight=1.0,
+        style_weight=1.0,
+        tv_weight=2.0,
+        tv_form="flow",
+    )
+    _, at_content = loss(tf.constant(content[None]))
+    assert float(at_content["tv"]) == pytest.approx(2.0, rel=1e-5)
+    with pytest.raises(ValueError, match="tv_form must be one of isotropic, flow"):
+        tv_roughness("swirl", 512)

@@ -54,3 +54,32 @@ def test_training_steps_lower_the_loss_on_tiny_photos():
     for _ in range(30):
         last, _ = step(photos)
     assert float(last) < 0.6 * float(first)  # about halves in 30 steps
+
+
+def test_a_network_trains_with_the_flow_form_of_tv():
+    features = build_feature_model("vgg16", "none", "max", ["block1_conv1"])
+    rng = np.random.default_rng(1)
+    loss = PhotoBatchLoss(
+        features,
+        [rng.uniform(size=(32, 32, 3)).astype(np.float32)],
+        [1.0],
+        {"block1_conv1": 1.0},
+        {"block1_conv1": 1.0},
+        content_weight=1.0,
+        style_weight=1.0,
+        tv_weight=1.0,
+        crop_size=(24, 24),
+        picture_side=512,
+        tv_form="flow",
+    )
+    photos = tf.constant(rng.uniform(size=(2, 24, 24, 3)).astype(np.float32))
+    _, at_photos = loss(photos, photos)
+    assert float(at_photos["tv"]) == np.float32(1.0)  # each photo against its own roughness
+    network = transformer.build_transformer("half", seed=0)
+    step = training.TrainStep(
+        network, loss, keras.optimizers.Adam(1e-2), tf.distribute.get_strategy(), 2
+    )
+    first, _ = step(photos)
+    for _ in range(10):
+        last, _ = step(photos)
+    assert np.isfinite(float(last)) and float(last) < float(first)
