@@ -63,8 +63,9 @@ class Result:
     """A stylized picture with how it was made and how good it is.
 
     `array` is float32 (H, W, 3) RGB in [0, 1]; `image` the same as an 8-bit PIL image;
-    `scores` the quality readout (docs/quality.md: palette, strokes, contrast, content, style;
-    lower is better, contrast 1 is the style's); `losses` the final loss terms; `config` every
+    `scores` the quality readout (docs/quality.md: palette, strokes, contrast, coherence,
+    content, style; lower is better, contrast 1 is the style's, coherence higher is longer
+    strokes); `losses` the final loss terms; `config` every
     setting used (model.weights resolved); `run_dir` the run directory when one was written
     (`save=True`, `nst.run`), else None; `stop_reason` "completed" or why it ended early.
     """

@@ -46,7 +46,7 @@ def test_the_quickstart_notebook_runs_and_shows_its_pictures(tmp_path, monkeypat
         for cell in notebook.cells
         for output in cell.get("outputs", [])
     )
-    assert "| style_weight | palette | strokes | contrast | content | style |" in texts
+    assert "| style_weight | palette | strokes | contrast | coherence | content | style |" in texts
     assert "'palette':" in texts  # result.scores shown as a dict
     run_dirs = list((tmp_path / "runs" / "stylize").iterdir())
     run_dirs = [path for path in run_dirs if path.name != "inputs"]
