@@ -18,6 +18,8 @@ statistics of the (positions x channels) activations F_l with the style images' 
     gram         sum((G(x) - A)^2) / sum(A^2)                      G = F^T F / positions
     mean_std     (|mu(x) - mu_t|^2 + |sd(x) - sd_t|^2) / (|mu_t|^2 + |sd_t|^2)      per channel
     wasserstein  W2^2(N(mu(x), S(x)), N(mu_t, S_t)) / (|mu_t|^2 + tr S_t)   mean and covariance
+    histogram    gram + sum_c W2^2(F_c(x), F_c,t) / sum_c E[F_c,t^2]   Gram and each channel's
+                 histogram (Risser et al. 2017): sorted activations against the style's quantiles
 
 Several style images are blended by weight into one target: the statistics of all their features
 pooled together (Gram matrices, means and second moments averaged by weight). A style with a mask
@@ -296,10 +298,83 @@ class _WassersteinStyle:
         return distance / self.scale
 
 
+class _HistogramStyle:
+    """Risser et al. 2017: the Gram matrix plus each channel's whole histogram, which Gram
+    matrices alone leave free (their optimisation drifts to values the style never has).
+
+    The histogram term is the 1-D Wasserstein distance per channel: the output's activations
+    sorted, against the style's quantiles at the same ranks. It equals Risser's ||F - H(F)||^2
+    with H the exact histogram matching, and every position gets a gradient. Whole images only:
+    sorted columns neither tile nor take a mask's weights.
+    """
+
+    moments = None  # whole images only: not mergeable tile by tile, no masks
+
+    @staticmethod
+    def statistics(flat: tf.Tensor, position_weights: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        if position_weights is not None:
+            raise ValueError("the histogram style loss takes no style masks")
+        return _mean_outer_product(flat), tf.sort(flat, axis=0)
+
+    def __init__(self, styles: Sequence[tuple[tuple[tf.Tensor, ...], float]]):
+        self.gram = tf.add_n([weight * gram for (gram, _), weight in styles])
+        self.gram_scale = tf.reduce_sum(tf.square(self.gram))
+        self.quantiles = tf.constant(
+            _mixture_quantiles([(np.asarray(ranked), weight) for (_, ranked), weight in styles])
+        )
+        self.histogram_scale = tf.linalg.trace(self.gram)  # sum_c E[F_c^2] of the blend
+
+    def distance(self, statistics: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        gram, ranked = statistics
+        gram_distance = tf.reduce_sum(tf.square(gram - self.gram)) / self.gram_scale
+        targets = _quantiles_at_ranks(self.quantiles, tf.shape(ranked)[0])
+        squared = tf.reduce_sum(tf.reduce_mean(tf.square(ranked - targets), axis=0))
+        return gram_distance + squared / self.histogram_scale
+
+
+# How finely a style's histogram is kept: quantiles per channel (the 1,024 positions of
+# block5 at 512 px are the fewest a layer has there).
+_QUANTILES = 1024
+
+
+def _mixture_quantiles(styles: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
+    """(_QUANTILES, C) quantiles of the blend: each style's sorted (N, C) activations are a
+    mixture component weighing its blend weight; the quantiles sit at ranks (k + 0.5) / K."""
+    levels = (np.arange(_QUANTILES) + 0.5) / _QUANTILES
+    samples, masses = [], []
+    for ranked, weight in styles:
+        rows = np.minimum((levels * len(ranked)).astype(int), len(ranked) - 1)
+        samples.append(ranked[rows])
+        masses.append(np.full(_QUANTILES, weight / _QUANTILES))
+    samples, masses = np.concatenate(samples), np.concatenate(masses)
+    quantiles = np.empty((_QUANTILES, samples.shape[1]), np.float32)
+    for channel in range(samples.shape[1]):
+        order = np.argsort(samples[:, channel], kind="stable")
+        cumulative = np.cumsum(masses[order])
+        picked = np.searchsorted(cumulative, levels * cumulative[-1])
+        quantiles[:, channel] = samples[order[np.minimum(picked, len(order) - 1)], channel]
+    return quantiles
+
+
+def _quantiles_at_ranks(quantiles: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """(count, C) values of the quantile function at ranks (j + 0.5) / count, interpolated
+    linearly between the stored quantiles."""
+    kept = tf.shape(quantiles)[0]
+    levels = (tf.range(count, dtype=tf.float32) + 0.5) / tf.cast(count, tf.float32)
+    position = tf.clip_by_value(
+        levels * tf.cast(kept, tf.float32) - 0.5, 0.0, float(_QUANTILES - 1)
+    )
+    below = tf.cast(tf.floor(position), tf.int32)
+    above = tf.minimum(below + 1, kept - 1)
+    fraction = (position - tf.cast(below, tf.float32))[:, None]
+    return (1 - fraction) * tf.gather(quantiles, below) + fraction * tf.gather(quantiles, above)
+
+
 _STYLE_STATISTICS = {
     "gram": _GramStyle,
     "mean_std": _MeanStdStyle,
     "wasserstein": _WassersteinStyle,
+    "histogram": _HistogramStyle,
 }
 
 
@@ -345,10 +420,10 @@ class StyleTransferLoss:
     under
     "content/<layer>" and "style/<layer>"; the parts add up to the total.
 
-    `style_loss` is "gram", "mean_std" or "wasserstein" (see the module docstring). `style_masks`
-    has one entry per style image: None, or an (H, W) float mask in [0, 1] at the content image's
-    size, where the style applies where the mask is 1. Masks are resized to each style layer once,
-    here, so the loss must be called on images of the content image's size.
+    `style_loss` is "gram", "mean_std", "wasserstein" or "histogram" (the module docstring).
+    `style_masks` has one entry per style image: None, or an (H, W) float mask in [0, 1] at the
+    content image's size, where the style applies where the mask is 1. Masks are resized to each
+    style layer once, here, so the loss must be called on images of the content image's size.
     """
 
     def __init__(
@@ -397,6 +472,8 @@ class StyleTransferLoss:
         blend_total = sum(style_blend)
         groups = style_groups(masks)
         self._masked = any(mask is not None for mask in masks)
+        if self._masked and statistic.moments is None:
+            raise ValueError(f"the {style_loss} style loss takes no style masks")
 
         style_statistics = [
             _style_statistics(feature_model, image, self._style_layers, statistic)

@@ -260,6 +260,8 @@ class TiledLoss:
         self._roughness = losses.tv_roughness(tv_form, max(content_image.shape[:2]))
         if style_masks is None:
             style_masks = [None] * len(style_images)
+        if losses._STYLE_STATISTICS[style_loss].moments is None:
+            raise ValueError(f"the {style_loss} style loss cannot be evaluated tile by tile")
         self._model = feature_model
         self._network = network
         self._tile = tile

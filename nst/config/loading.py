@@ -319,6 +319,24 @@ def _check_layer_names(config: Config, origins: dict, source: str) -> None:
                     f"{where}: '{key}' has no layer {show_value(layer)} in {network}{hint}"
                 )
     _check_tile(config, origins, source)
+    _check_histogram(config, origins, source)
+
+
+def _check_histogram(config: Config, origins: dict, source: str) -> None:
+    """The histogram style loss compares whole images' sorted activations: no masks, no tiles."""
+    if config.loss.style_loss != "histogram":
+        return
+    where = origins.get("loss.style_loss", source)
+    if any(style.mask for style in config.style):
+        raise errors.UserError(
+            f"{where}: loss.style_loss histogram takes no style masks: remove the masks or use "
+            "gram, mean_std or wasserstein"
+        )
+    if config.image.tile.isdigit():
+        raise errors.UserError(
+            f"{where}: loss.style_loss histogram cannot be tiled (image.tile "
+            f"{config.image.tile}): set image.tile to auto or off, or use another style loss"
+        )
 
 
 def _check_tile(config: Config, origins: dict, source: str) -> None:

@@ -185,8 +185,9 @@ class LossConfig:
     )
     style_loss: str = setting(
         "gram",
-        "the style statistics matched: gram, mean_std or wasserstein (mean and covariance)",
-        choices=("gram", "mean_std", "wasserstein"),
+        "the style statistics matched: gram, mean_std, wasserstein (mean and covariance) or "
+        "histogram (Gram and each channel's histogram; no masks or tiles)",
+        choices=("gram", "mean_std", "wasserstein", "histogram"),
     )
 
 

@@ -210,6 +210,8 @@ def fit_memory(
     """
     if config.image.tile != "auto":
         return config, ""
+    if config.loss.style_loss == "histogram":  # whole images only: check_memory says if not
+        return _with_tile(config, "off"), ""
 
     def total(candidate: Config) -> int:
         return estimate_memory(candidate, height, width, on_gpu).total

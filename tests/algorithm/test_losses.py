@@ -182,7 +182,7 @@ def test_zero_weight_layers_are_dropped():
 # The alternative style losses and masks. NumPy references work on (positions, channels) arrays.
 
 STYLE_LOSSES = ("gram", "mean_std", "wasserstein")
-ALTERNATIVE_STYLE_LOSSES = ("mean_std", "wasserstein")
+ALTERNATIVE_STYLE_LOSSES = ("mean_std", "wasserstein", "histogram")
 
 
 def mean_std_reference(features, target):
@@ -205,6 +205,18 @@ def wasserstein_reference(features, target):
     cross = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(root @ cov @ root), 0, None)))
     distance = np.sum((mean - target_mean) ** 2) + np.trace(cov) + np.trace(target_cov) - 2 * cross
     return distance / (np.sum(target_mean**2) + np.trace(target_cov))
+
+
+def gram_reference(features, target):
+    gram, target_gram = features.T @ features / len(features), target.T @ target / len(target)
+    return np.sum((gram - target_gram) ** 2) / np.sum(target_gram**2)
+
+
+def histogram_reference(features, target):
+    """Gram plus each channel's sorted values against the style's (same position count)."""
+    ranked, target_ranked = np.sort(features, axis=0), np.sort(target, axis=0)
+    histogram = np.sum(np.mean((ranked - target_ranked) ** 2, axis=0))
+    return gram_reference(features, target) + histogram / np.sum(np.mean(target**2, axis=0))
 
 
 def flat_pixels(image):
@@ -230,11 +242,16 @@ def test_alternative_style_terms_are_zero_at_the_style_image_and_positive_elsewh
 
 @pytest.mark.parametrize(
     "style_loss, reference",
-    [("mean_std", mean_std_reference), ("wasserstein", wasserstein_reference)],
+    [
+        ("mean_std", mean_std_reference),
+        ("wasserstein", wasserstein_reference),
+        ("histogram", histogram_reference),
+    ],
 )
 def test_alternative_style_terms_match_numpy_references(style_loss, reference):
-    style, image = random_image(1), random_image(2, 7, 4)
-    _, terms = make_loss(random_image(0, 7, 4), [style], style_loss=style_loss)(
+    # The histogram reference pairs ranks one to one: the image has the style's position count.
+    style, image = random_image(1), random_image(2, 5, 6)
+    _, terms = make_loss(random_image(0, 5, 6), [style], style_loss=style_loss)(
         tf.constant(image[None])
     )
     # Layer weights 1 and 3 are normalised to 1/4 and 3/4.
@@ -303,6 +320,43 @@ def test_alternative_style_targets_blend_the_styles_moments(style_loss):
     unblended = make_loss(content, [red, blue], style_loss=style_loss)
     _, terms = unblended(tf.constant(mixed[None]))
     assert float(terms["style/linear"]) > 0.01
+
+
+def test_the_histogram_term_sees_what_the_gram_matrix_cannot():
+    # A channel of +-0.5 and a flat 0.5 have the same second moment (Gram matrix 0.25) but not
+    # the same histogram: the 1-D distance is 1/2 (half the ranks off by 1), over E[f^2] = 1/4.
+    style = np.full((4, 4, 3), 0.5, np.float32)
+    style[::2, :, :] = -0.5
+    flat = np.full((4, 4, 3), 0.5, np.float32)
+    _, gram = make_loss(random_image(0, 4, 4), [style])(tf.constant(flat[None]))
+    _, histogram = make_loss(random_image(0, 4, 4), [style], style_loss="histogram")(
+        tf.constant(flat[None])
+    )
+    assert float(gram["style/linear"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(histogram["style/linear"]) == pytest.approx(0.25 * 3 * 0.5 / (3 * 0.25), rel=1e-5)
+
+
+def test_the_histogram_term_gives_every_position_a_gradient_and_descends():
+    style, image = random_image(1, 8, 8), tf.Variable(random_image(2, 8, 8)[None] ** 3)
+    loss = make_loss(random_image(0, 8, 8), [style], style_loss="histogram", weights=(0, 1, 0))
+    with tf.GradientTape() as tape:
+        _, terms = loss(image)
+    gradient = tape.gradient(terms["style"], image).numpy()
+    assert np.all(np.abs(gradient).sum(axis=-1) > 0)
+    first = float(terms["style"])
+    optimizer = tf.keras.optimizers.Adam(0.02)
+    for _ in range(100):
+        with tf.GradientTape() as tape:
+            _, terms = loss(image)
+        optimizer.apply_gradients([(tape.gradient(terms["style"], image), image)])
+    assert float(terms["style"]) < first / 10
+
+
+def test_the_histogram_style_loss_refuses_masks():
+    with pytest.raises(ValueError, match="no style masks"):
+        make_loss(
+            random_image(0), [random_image(1)], style_loss="histogram", masks=[np.ones((6, 5))]
+        )
 
 
 def test_a_masked_gram_matrix_weights_positions_by_the_mask():

@@ -406,3 +406,17 @@ def test_image_tile_is_auto_by_default_and_takes_off_or_a_size_in_px(write_confi
 def test_a_tile_size_that_cannot_work_names_the_key_and_the_minimum(write_config, value, message):
     with pytest.raises(errors.UserError, match=message):
         load(write_config, overrides=[f"image.tile={value}"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["image.tile=512"], "histogram cannot be tiled \\(image.tile 512\\): set image.tile"),
+        (["style=[{path: s.jpg, mask: sky.png}]"], "histogram takes no style masks"),
+    ],
+)
+def test_the_histogram_style_loss_refuses_tiles_and_masks_by_name(write_config, overrides, message):
+    with pytest.raises(errors.UserError, match=message):
+        load(write_config, overrides=["loss.style_loss=histogram", *overrides])
+    # auto (the default) stays allowed: the run then never tiles.
+    assert load(write_config, overrides=["loss.style_loss=histogram"]).image.tile == "auto"

@@ -272,6 +272,14 @@ def test_auto_tiles_a_run_whose_network_does_not_fit_and_says_so():
     assert f"tiles of at most {tile} px (image.tile={tile}; exact" in note
 
 
+def test_auto_never_tiles_the_histogram_style_loss_so_check_memory_judges_it_whole():
+    config, note = fit(2560, 21, "loss.style_loss=histogram")
+    assert config.image.tile == "off" and note == ""
+    with pytest.raises(preflight.UserError, match="needs about") as raised:
+        preflight.check_memory(config, *shape_at(2560), 21 * GIB)
+    assert "image.tile" not in str(raised.value)  # tiles would not help it
+
+
 def test_auto_shortens_the_lbfgs_history_when_its_state_does_not_fit_and_says_so():
     config, note = fit(4096, 21)
     assert 3 <= config.optim.history < 100 and config.optim.name == "lbfgs"
