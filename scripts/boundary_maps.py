@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -39,13 +40,8 @@ def boundary_map(model, rgb: np.ndarray) -> np.ndarray:
 
 def near(mask: np.ndarray, radius: int) -> np.ndarray:
     """Pixels within `radius` (chessboard distance) of a True pixel of `mask`."""
-    grown = mask.copy()
-    padded = np.pad(mask, radius)
-    height, width = mask.shape
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            grown |= padded[dy : dy + height, dx : dx + width]
-    return grown
+    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), square).astype(bool)
 
 
 def agreement(photo_map: np.ndarray, result_map: np.ndarray) -> tuple[float, float]:

@@ -11,7 +11,6 @@ preference, 1 all along the axes.
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -24,10 +23,7 @@ SIDE, STEPS, SIGMA = 256, 300, 3.0
 
 def axis_share(rgb: np.ndarray) -> float:
     """Share of the coherent structure oriented within 22.5 degrees of an axis."""
-    luminance = rgb @ np.array([0.299, 0.587, 0.114])
-    gx = cv2.Sobel(luminance, cv2.CV_64F, 1, 0)
-    gy = cv2.Sobel(luminance, cv2.CV_64F, 0, 1)
-    jxx, jyy, jxy = (cv2.GaussianBlur(p, (0, 0), SIGMA) for p in (gx * gx, gy * gy, gx * gy))
+    jxx, jyy, jxy = metrics.structure_tensor(rgb)
     angle = np.degrees(0.5 * np.arctan2(2 * jxy, jxx - jyy)) % 180
     strength = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)  # l1 - l2: oriented energy
     distance_to_axis = np.minimum(angle % 90, 90 - angle % 90)

@@ -130,16 +130,22 @@ def contrast_ratio(result: np.ndarray, style: np.ndarray) -> float:
     return float(luminance(result).std() / max(style_std, 1e-12))
 
 
-def coherence(image: np.ndarray) -> float:
-    """Trace-weighted mean coherence of the luminance's structure tensor (see the module's
-    docstring), with the image at COHERENCE_SIDE px on its longest side."""
-    lum = luminance(images.resize_longest_side(image, COHERENCE_SIDE).astype(np.float64))
+def structure_tensor(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Jxx, Jyy, Jxy) of the RGB image's luminance: products of its Sobel gradients, averaged
+    by a Gaussian of the coherence window's sigma (px, at the image's own size)."""
+    lum = luminance(image.astype(np.float64))
     gx = cv2.Sobel(lum, cv2.CV_64F, 1, 0, ksize=3)
     gy = cv2.Sobel(lum, cv2.CV_64F, 0, 1, ksize=3)
-    jxx, jyy, jxy = (
+    return tuple(
         cv2.GaussianBlur(product, (0, 0), _COHERENCE_SIGMA)
         for product in (gx * gx, gy * gy, gx * gy)
     )
+
+
+def coherence(image: np.ndarray) -> float:
+    """Trace-weighted mean coherence of the luminance's structure tensor (see the module's
+    docstring), with the image at COHERENCE_SIDE px on its longest side."""
+    jxx, jyy, jxy = structure_tensor(images.resize_longest_side(image, COHERENCE_SIDE))
     # (l1 - l2) weighted by l1 + l2, over the sum of l1 + l2: the per-pixel ratio's weights cancel.
     difference = np.sqrt(np.square(jxx - jyy) + 4 * np.square(jxy))
     return float(difference.sum() / max((jxx + jyy).sum(), np.finfo(float).tiny))
