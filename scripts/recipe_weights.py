@@ -189,7 +189,7 @@ def main() -> None:
     )
     print(
         f"  loss: {{content_weight: 1, style_weight: {sum(style_raw.values()) * scale:.3g}, "
-        f"tv_weight: {tv_raw * scale:.3g}}}  (balance: {source})"
+        f"tv_weight: {tv_raw * scale:.3g}, tv_form: isotropic}}  (balance: {source})"
     )
     total = sum(split.values())
     shares = ", ".join(f"{layer}: {weight / total:.3g}" for layer, weight in split.items())

@@ -257,7 +257,7 @@ class TiledLoss:
         on_tile: Callable[[int, int], None] | None = None,
         tv_form: str = "isotropic",
     ):
-        self._roughness = losses.tv_roughness(tv_form, max(content_image.shape[:2]))
+        self._roughness = losses.tv_roughness(tv_form, max(content_image.shape[:2]), content_image)
         if style_masks is None:
             style_masks = [None] * len(style_images)
         if losses._STYLE_STATISTICS[style_loss].moments is None:

@@ -160,20 +160,23 @@ class LossConfig:
         check=lambda v: v >= 0,
         allowed="at least 0",
     )
-    # Light: the coarse-to-fine start already gives smooth large strokes; more blurs the finest
-    # brush texture the painting has (the top octave of the stroke spectrum).
+    # Flow TV smooths along each pixel's strokes only (and the photo's edges), so they grow long
+    # and follow the shapes (issue 21's study, docs/default-look.md): coherence 0.48 -> 0.69 on
+    # Tübingen + The Starry Night at 512 px. Light, as isotropic TV was (0.01): more lengthens
+    # the strokes but costs palette and faces (0.06: the portrait's palette 2.13 -> 2.40).
     tv_weight: float = setting(
-        0.01,
-        "smoothness (total variation): more removes fine grain and fine strokes",
+        0.04,
+        "smoothness (total variation): more removes fine grain and fine strokes (with "
+        "tv_form flow: more makes the strokes longer)",
         check=lambda v: v >= 0,
         allowed="at least 0",
     )
-    # Isotropic: the classic TV. Flow smooths along the strokes only (issue 21's study in
-    # docs/default-look.md): long strokes that follow the shapes instead of a ripple.
+    # Isotropic is the classic TV (the default until issue 21, at weight 0.01; the peer recipes
+    # and the trained network's config still use it).
     tv_form: str = setting(
-        "isotropic",
-        "TV's form: isotropic (every direction) or flow (only along each pixel's stroke "
-        "direction, so strokes grow long and follow the shapes)",
+        "flow",
+        "TV's form: flow (only along each pixel's stroke direction, so strokes grow long and "
+        "follow the shapes) or isotropic (every direction: a fine ripple instead of strokes)",
         choices=("isotropic", "flow"),
     )
     # Without it the palette stays halfway between photo and painting.
@@ -194,9 +197,10 @@ class LossConfig:
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
     name: str = setting("lbfgs", "the optimiser", choices=("lbfgs", "adam"))
-    # The coarse scales before the last have already formed the picture, so few are needed.
+    # The coarse scales before the last have already formed the picture, so few are needed
+    # (45 since flow TV: the 512 px iterations went to the coarse scales, which keep the photo).
     steps: int = setting(
-        60,
+        45,
         "L-BFGS iterations or Adam steps at the output size (the last scale)",
         # Counted in 32-bit integers in the compiled loops; 10 million is days of work.
         check=lambda v: 1 <= v <= 10**7,
@@ -265,7 +269,7 @@ class ScalesConfig:
         allowed="between 16 and 8192",
     )
     steps: int = setting(
-        150,
+        200,
         "steps at each scale before the last; the last runs optim.steps",
         check=lambda v: 1 <= v <= 10**7,
         allowed="between 1 and 10000000",

@@ -12,14 +12,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from nst.config import Config
+from nst.config import Config, LossConfig, OptimConfig, ScalesConfig
 from nst.errors import UserError
 
 # The quality choice is a schedule: a preview to try settings in a fraction of the time, and
-# the defaults (coarse to fine, 150 L-BFGS steps a scale and 60 at the output size).
+# the defaults (coarse to fine: scales.steps L-BFGS steps a scale, optim.steps at the output size).
 QUALITY = {
     "preview": {"scales.steps": 40, "optim.steps": 20},
-    "final": {"scales.steps": 150, "optim.steps": 60},
+    "final": {"scales.steps": ScalesConfig().steps, "optim.steps": OptimConfig().steps},
 }
 
 COLOURS = {
@@ -48,7 +48,7 @@ class Controls:
     size: int = 512
     style_strength: float = 5.0
     brush_size: float = 1.0
-    smoothness: float = 0.01
+    smoothness: float = LossConfig().tv_weight
     colours: str = "painting's colours"
     quality: str = "preview"
     network: str = "vgg16"

@@ -362,3 +362,18 @@ def test_a_sweep_over_a_training_config_varies_training_keys(tmp_path):
     configs = [member.load_config(sweep.base) for member in sweep.members]
     assert [config.train.learning_rate for config in configs] == [0.001, 0.0003]
     assert all(config.content == "photos" for config in configs)  # nst train's config
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "sweeps").glob("*.yaml")), ids=str)
+def test_every_shipped_sweep_loads_with_every_member(path, monkeypatch):
+    monkeypatch.chdir(REPO)  # bases and assets are relative to the checkout
+    sweep = nst_sweep.load_sweep(path.relative_to(REPO))
+    configs = [member.load_config(sweep.base) for member in sweep.members]
+    assert len(configs) >= 2
+    if path.name == "flow_guided.yaml":  # its members are the defaults before and after
+        assert (configs[0].loss.tv_form, configs[1].loss.tv_form) == ("isotropic", "flow")
+        assert configs[1].loss == nst_config.LossConfig()
+        assert configs[1].scales.steps == nst_config.ScalesConfig().steps

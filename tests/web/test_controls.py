@@ -29,8 +29,8 @@ def test_each_control_sets_the_key_the_page_shows_beside_it():
         "color.preserve": "transfer",
         "model.network": "vgg19",
         "model.weights": "hed",
-        "scales.steps": 150,
-        "optim.steps": 60,
+        "scales.steps": 200,  # "final": the defaults' schedule
+        "optim.steps": 45,
     }
     shown = {key.strip() for value in controls.KEYS.values() for key in value.split(",")}
     assert shown == set(keys)

@@ -11,6 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from nst.web import controls
 from tests.web.tiny_picture import TINY, paint_arguments
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_stop_keeps_the_picture_and_resume_finishes_it(site_url, client):
     assert _status(resumed).startswith("Done"), _status(resumed)
     assert (run_dir / "final.png").is_file() and not (run_dir / "checkpoint.npz").exists()
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").open()]
-    assert steps[-1] == 60 and steps == sorted(steps)
+    assert steps[-1] == controls.QUALITY["final"]["optim.steps"] and steps == sorted(steps)
 
 
 def test_gallery_lists_runs_and_gives_their_settings_back(site_url, client):
