@@ -163,7 +163,7 @@ class LossConfig:
     # Flow TV smooths along each pixel's strokes only (and the photo's edges), so they grow long
     # and follow the shapes (issue 21's study, docs/default-look.md): coherence 0.48 -> 0.69 on
     # Tübingen + The Starry Night at 512 px. Light, as isotropic TV was (0.01): more lengthens
-    # the strokes but costs palette and faces (0.06: the portrait's palette 2.13 -> 2.40).
+    # the strokes but costs palette (0.06: the portrait's palette 2.20 -> 2.40).
     tv_weight: float = setting(
         0.04,
         "smoothness (total variation): more removes fine grain and fine strokes (with "
