@@ -6,6 +6,7 @@ import gc
 import numpy as np
 import pytest
 
+from nst import config as nst_config
 from nst.algorithm import optimize, stylize
 from nst.algorithm.features import build_feature_model
 from nst.config import config_from_dict
@@ -38,7 +39,8 @@ def random_image(seed, height, width):
 def test_automatic_scales_halve_down_to_min_size(size, sizes):
     plan = stylize.plan_scales(make_config(image={"size": size}, optim={"steps": 50}))
     assert [scale.size for scale in plan] == sizes
-    assert [scale.steps for scale in plan] == [150] * (len(sizes) - 1) + [50]
+    coarse_steps = nst_config.ScalesConfig().steps
+    assert [scale.steps for scale in plan] == [coarse_steps] * (len(sizes) - 1) + [50]
 
 
 def test_a_scale_count_spaces_sizes_evenly_from_min_size():
